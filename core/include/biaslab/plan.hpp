@@ -1,0 +1,69 @@
+#pragma once
+// Planning: validate a pipeline against the plugins, expand its grid, order each cell's nodes
+// (Boost.Graph), compute every node's cache key and deduplicate identical work across cells.
+// A Plan is everything `biaslab plan` prints and everything the executor needs.
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "biaslab/cache.hpp"
+#include "biaslab/export.hpp"
+#include "biaslab/pipeline.hpp"
+#include "biaslab/plugin_registry.hpp"
+
+namespace biaslab {
+
+struct TaskInput {
+  std::string port;
+  std::size_t task;        // producing task
+  std::string producer;    // node name in the pipeline (label for metrics)
+  std::string member;      // "" or the member of a collection artifact
+};
+
+// A unique unit of work (one cache key). Identical nodes of different cells share one task.
+struct Task {
+  std::string key;
+  std::string node;                      // node name (of the first cell using it)
+  const LoadedPlugin* plugin = nullptr;
+  nlohmann::json params;                 // validated, defaults filled
+  std::uint64_t seed = 0;
+  std::vector<TaskInput> inputs;
+  std::vector<std::size_t> deps;         // tasks this one needs, deduplicated
+  bool cached = false;
+  bool will_run = false;
+  std::string reason;                    // why it runs (or "cached")
+  std::vector<std::pair<std::size_t, std::string>> uses;  // (cell, node) pairs served
+};
+
+struct PlanOptions {
+  std::set<std::string> force;   // node names to re-run even if cached
+  bool force_all = false;
+  std::filesystem::path previous_state;  // <run_dir>/state.json of an earlier run, for "why"
+};
+
+struct Plan {
+  Pipeline pipeline;
+  std::vector<Cell> cells;
+  std::vector<std::string> node_order;                 // topological order (first cell)
+  std::vector<Task> tasks;                             // dependencies precede dependents
+  std::vector<std::vector<std::size_t>> cell_tasks;    // [cell][node in node_order] -> task
+
+  std::size_t tasks_to_run() const;
+  // Graphviz DOT of the node graph (plugin names, input ports on the edges).
+  std::string dot() const;
+  // Human-readable plan: grid, order, per cell x node status and why.
+  std::string describe(bool verbose = true) const;
+  // Canonical pipeline: every node of every cell with resolved params and defaults (like MLIR's
+  // -dump-pass-pipeline), as TOML text of the first cell, or of all cells with `all_cells`.
+  std::string canonical(bool all_cells = false) const;
+  // node -> key/params per cell, saved with a run so the next plan can say why things re-run.
+  nlohmann::json state() const;
+};
+
+BIASLAB_API Plan make_plan(Pipeline pipeline, const PluginRegistry& plugins, const Cache& cache,
+                           const PlanOptions& options = {});
+
+}  // namespace biaslab

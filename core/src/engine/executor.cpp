@@ -1,0 +1,273 @@
+#include "biaslab/executor.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+namespace biaslab {
+
+namespace fs = std::filesystem;
+
+std::string_view to_string(TaskState s) {
+  switch (s) {
+    case TaskState::pending: return "pending";
+    case TaskState::cached: return "cached";
+    case TaskState::ok: return "ok";
+    case TaskState::failed: return "failed";
+    case TaskState::skipped: return "skipped";
+    case TaskState::cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+std::size_t RunOutcome::count(TaskState s) const {
+  return static_cast<std::size_t>(std::count_if(tasks.begin(), tasks.end(), [s](auto& t) { return t.state == s; }));
+}
+
+std::vector<std::pair<std::string, Artifact>> task_inputs(const Plan& plan, const Cache& cache, std::size_t task) {
+  std::vector<std::pair<std::string, Artifact>> out;
+  for (const auto& in : plan.tasks[task].inputs) {
+    const Task& producer = plan.tasks[in.task];
+    Artifact a;
+    a.type = producer.plugin->descriptor->output_type ? producer.plugin->descriptor->output_type : "";
+    a.path = cache.artifact_dir(producer.key);
+    if (!in.member.empty()) a.path /= in.member;
+    a.key = in.member.empty() ? producer.key : producer.key + ":" + in.member;
+    a.producer = in.member.empty() ? in.producer : in.producer + ":" + in.member;
+    if (std::ifstream f(a.path / "artifact.json"); f) {
+      try {
+        a.meta = nlohmann::json::parse(f);
+      } catch (...) {
+        a.meta = nlohmann::json::object();
+      }
+    }
+    out.emplace_back(in.port, std::move(a));
+  }
+  return out;
+}
+
+namespace {
+
+class TaskContext final : public NodeContext {
+ public:
+  TaskContext(const Task& task, std::vector<std::pair<std::string, Artifact>> inputs, fs::path out, fs::path scratch,
+              int threads, std::string device, std::shared_ptr<spdlog::logger> log, const std::atomic<bool>* cancel,
+              std::function<void(double, std::string_view)> progress)
+      : task_(task), out_(std::move(out)), scratch_(std::move(scratch)), threads_(threads), device_(std::move(device)),
+        log_(std::move(log)), cancel_(cancel), progress_(std::move(progress)) {
+    for (auto& [port, a] : inputs) by_port_[port].push_back(std::move(a));
+  }
+  const std::string& node_name() const override { return task_.node; }
+  const nlohmann::json& params() const override { return task_.params; }
+  std::span<const Artifact> inputs(std::string_view port) const override {
+    auto it = by_port_.find(std::string(port));
+    if (it == by_port_.end()) return {};
+    return it->second;
+  }
+  const fs::path& output_dir() const override { return out_; }
+  const fs::path& scratch_dir() const override {
+    fs::create_directories(scratch_);
+    return scratch_;
+  }
+  std::uint64_t seed() const override { return task_.seed; }
+  int threads() const override { return threads_; }
+  const std::string& device() const override { return device_; }
+  spdlog::logger& log() const override { return *log_; }
+  void emit(ResultRow row) override {
+    std::lock_guard lock(mu_);
+    rows_.push_back(std::move(row));
+  }
+  void emit_example(ExampleRow row) override {
+    std::lock_guard lock(mu_);
+    examples_.push_back(std::move(row));
+  }
+  void progress(double fraction, std::string_view what) override { progress_(fraction, what); }
+  bool cancelled() const override { return cancel_ && cancel_->load(); }
+
+  std::vector<ResultRow> rows_;
+  std::vector<ExampleRow> examples_;
+
+ private:
+  const Task& task_;
+  std::map<std::string, std::vector<Artifact>> by_port_;
+  fs::path out_, scratch_;
+  int threads_;
+  std::string device_;
+  std::shared_ptr<spdlog::logger> log_;
+  const std::atomic<bool>* cancel_;
+  std::function<void(double, std::string_view)> progress_;
+  std::mutex mu_;
+};
+
+std::string format_duration(double seconds) {
+  char buf[32];
+  if (seconds < 60) std::snprintf(buf, sizeof buf, "%.0fs", seconds);
+  else if (seconds < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", int(seconds) / 60, int(seconds) % 60);
+  else std::snprintf(buf, sizeof buf, "%dh%02dm", int(seconds) / 3600, (int(seconds) % 3600) / 60);
+  return buf;
+}
+
+}  // namespace
+
+RunOutcome execute(const Plan& plan, const Cache& cache, const ExecOptions& options) {
+  using clock = std::chrono::steady_clock;
+  const std::size_t n = plan.tasks.size();
+  RunOutcome outcome;
+  outcome.tasks.resize(n);
+  auto logger = options.logger ? options.logger : spdlog::default_logger();
+  const int jobs = std::max(1, options.jobs);
+  const int hw = std::max(1u, std::thread::hardware_concurrency());
+  const int threads_per_job = std::max(1, (options.threads > 0 ? options.threads : hw) / jobs);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::size_t> remaining_deps(n, 0);
+  std::vector<std::vector<std::size_t>> dependents(n);
+  std::deque<std::size_t> ready;
+  std::size_t finished = 0, to_run = 0, done_run = 0, running = 0;
+  double run_seconds = 0;
+  std::vector<double> task_progress(n, 0.0);
+  auto started = clock::now();
+
+  for (std::size_t i = 0; i < n; ++i) {
+    for (auto d : plan.tasks[i].deps) dependents[d].push_back(i);
+    remaining_deps[i] = plan.tasks[i].deps.size();
+    if (plan.tasks[i].will_run) ++to_run;
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (remaining_deps[i] == 0) ready.push_back(i);
+
+  auto draw_progress = [&] {  // mu held
+    if (!options.progress_line) return;
+    double partial = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      if (outcome.tasks[i].state == TaskState::pending && plan.tasks[i].will_run) partial += task_progress[i];
+    double done = done_run + partial;
+    double elapsed = std::chrono::duration<double>(clock::now() - started).count();
+    std::string eta = done > 0.05 ? format_duration(elapsed / done * (to_run - done)) : "?";
+    std::fprintf(stderr, "\r\033[K[%zu/%zu tasks run, %zu running, %zu failed] elapsed %s, ETA %s", done_run, to_run,
+                 running, outcome.count(TaskState::failed), format_duration(elapsed).c_str(), eta.c_str());
+    std::fflush(stderr);
+  };
+
+  // Marks a task finished and releases its dependents; mu held.
+  std::function<void(std::size_t)> finish = [&](std::size_t t) {
+    ++finished;
+    if (options.on_task_done) options.on_task_done(t, outcome.tasks[t]);
+    bool good = outcome.tasks[t].state == TaskState::ok || outcome.tasks[t].state == TaskState::cached;
+    for (auto d : dependents[t]) {
+      if (!good && outcome.tasks[d].state == TaskState::pending) {
+        outcome.tasks[d].state = outcome.tasks[t].state == TaskState::cancelled ? TaskState::cancelled : TaskState::skipped;
+        outcome.tasks[d].error = "input '" + plan.tasks[t].node + "' " + std::string(to_string(outcome.tasks[t].state));
+      }
+      if (--remaining_deps[d] == 0) ready.push_back(d);
+    }
+    cv.notify_all();
+  };
+
+  auto run_task = [&](std::size_t t) {
+    const Task& task = plan.tasks[t];
+    TaskOutcome result;
+    auto t0 = clock::now();
+    auto node_log = logger->clone(task.node);
+    Cache::Staging staging;
+    bool staged = false;
+    try {
+      staging = cache.begin(task.key);
+      staged = true;
+      TaskContext ctx(task, task_inputs(plan, cache, t), staging.artifact, cache.scratch_dir(task.key), threads_per_job,
+                      options.device, node_log, options.cancel, [&, t](double f, std::string_view) {
+                        std::lock_guard lock(mu);
+                        task_progress[t] = std::clamp(f, 0.0, 1.0);
+                        draw_progress();
+                      });
+      auto op = task.plugin->create();
+      op->run(ctx);
+      if (options.cancel && options.cancel->load()) throw std::runtime_error("interrupted");
+      nlohmann::json inputs = nlohmann::json::array();
+      for (const auto& in : task.inputs) inputs.push_back({in.port, in.producer, in.member, plan.tasks[in.task].key});
+      nlohmann::json info = {{"key", task.key},         {"node", task.node},
+                             {"plugin", task.plugin->name()}, {"version", task.plugin->descriptor->version},
+                             {"params", task.params},   {"seed", task.seed},
+                             {"inputs", inputs},        {"output_type", task.plugin->descriptor->output_type},
+                             {"seconds", std::chrono::duration<double>(clock::now() - t0).count()}};
+      cache.commit(staging, info, ctx.rows_, ctx.examples_);
+      result.state = TaskState::ok;
+      result.rows = std::move(ctx.rows_);
+      result.examples = std::move(ctx.examples_);
+    } catch (const std::exception& e) {
+      if (staged) cache.abandon(staging);
+      bool interrupted = options.cancel && options.cancel->load();
+      result.state = interrupted ? TaskState::cancelled : TaskState::failed;
+      result.error = e.what();
+      if (!interrupted) node_log->error("failed: {}", e.what());
+    }
+    result.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+    return result;
+  };
+
+  auto worker = [&] {
+    std::unique_lock lock(mu);
+    while (true) {
+      cv.wait(lock, [&] { return !ready.empty() || finished == n; });
+      if (finished == n) return;
+      std::size_t t = ready.front();
+      ready.pop_front();
+      const Task& task = plan.tasks[t];
+      TaskOutcome& out = outcome.tasks[t];
+      if (out.state != TaskState::pending) {  // skipped because an input failed
+        if (task.will_run) ++done_run;
+        finish(t);
+        continue;
+      }
+      if (!task.will_run) {
+        try {
+          out.rows = cache.rows(task.key);
+          out.examples = cache.examples(task.key);
+          out.state = TaskState::cached;
+        } catch (const std::exception& e) {
+          out.state = TaskState::failed;
+          out.error = e.what();
+        }
+        finish(t);
+        continue;
+      }
+      if (options.cancel && options.cancel->load()) {
+        out.state = TaskState::cancelled;
+        out.error = "interrupted before it started";
+        ++done_run;
+        finish(t);
+        continue;
+      }
+      ++running;
+      draw_progress();
+      lock.unlock();
+      logger->info("running {} ({}) [{}]", task.node, task.plugin->name(), task.key.substr(0, 12));
+      TaskOutcome result = run_task(t);
+      lock.lock();
+      --running;
+      ++done_run;
+      run_seconds += result.seconds;
+      outcome.tasks[t] = std::move(result);
+      if (outcome.tasks[t].state == TaskState::ok)
+        logger->info("done {} in {}", task.node, format_duration(outcome.tasks[t].seconds));
+      finish(t);
+      draw_progress();
+    }
+  };
+
+  std::vector<std::thread> pool;
+  for (int j = 1; j < jobs; ++j) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+  if (options.progress_line) std::fprintf(stderr, "\r\033[K"), std::fflush(stderr);
+  return outcome;
+}
+
+}  // namespace biaslab

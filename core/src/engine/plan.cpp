@@ -1,0 +1,476 @@
+// Planning: per cell, resolve and validate every node, order them with Boost.Graph, compute
+// cache keys, and merge identical work across cells into tasks.
+#include "biaslab/plan.hpp"
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/strong_components.hpp>
+#include <boost/graph/topological_sort.hpp>
+
+#include "param_validation.hpp"
+
+namespace biaslab {
+
+namespace {
+
+struct ResolvedNode {
+  const NodeSpec* spec = nullptr;
+  const LoadedPlugin* plugin = nullptr;
+  nlohmann::json params = nlohmann::json::object();
+  std::vector<std::pair<std::string, std::vector<InputRef>>> inputs;  // port -> refs
+  std::uint64_t seed = 0;
+  bool ok = true;
+  bool input_errors = false;  // already reported; count checks would only echo them
+};
+
+InputRef parse_ref(const nlohmann::json& text, const SourceLocation& where) {
+  InputRef r;
+  r.where = where;
+  std::string s = text.is_string() ? text.get<std::string>() : text.dump();
+  auto colon = s.find(':');
+  r.node = s.substr(0, colon);
+  if (colon != std::string::npos) r.member = s.substr(colon + 1);
+  return r;
+}
+
+std::string short_key(const std::string& key) { return key.substr(0, 12); }
+
+std::string value_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+std::optional<std::uint64_t> as_seed(const nlohmann::json& v) {
+  if (v.is_number_unsigned()) return v.get<std::uint64_t>();
+  if (v.is_number_integer() && v.get<std::int64_t>() >= 0) return static_cast<std::uint64_t>(v.get<std::int64_t>());
+  if (v.is_string()) {
+    try {
+      std::size_t used = 0;
+      auto x = std::stoull(v.get<std::string>(), &used);
+      if (used == v.get<std::string>().size()) return x;
+    } catch (...) {
+    }
+  }
+  return std::nullopt;
+}
+
+// Why a task whose key changed since the previous run re-runs.
+std::string explain_change(const nlohmann::json& prev, const nlohmann::json& now) {
+  std::vector<std::string> why;
+  if (prev.value("plugin", "") != now.value("plugin", ""))
+    why.push_back("plugin " + prev.value("plugin", "") + " -> " + now.value("plugin", ""));
+  else if (prev.value("version", "") != now.value("version", ""))
+    why.push_back("plugin version " + prev.value("version", "") + " -> " + now.value("version", ""));
+  auto pp = prev.value("params", nlohmann::json::object()), np = now.value("params", nlohmann::json::object());
+  std::set<std::string> keys;
+  for (auto& [k, _] : pp.items()) keys.insert(k);
+  for (auto& [k, _] : np.items()) keys.insert(k);
+  for (const auto& k : keys) {
+    auto a = pp.contains(k) ? pp[k].dump() : std::string("(unset)");
+    auto b = np.contains(k) ? np[k].dump() : std::string("(unset)");
+    if (a != b) why.push_back(k + ": " + a + " -> " + b);
+  }
+  if (prev.value("seed", nlohmann::json()) != now.value("seed", nlohmann::json())) why.push_back("seed changed");
+  if (prev.value("inputs", nlohmann::json()) != now.value("inputs", nlohmann::json())) why.push_back("an input changed");
+  if (why.empty()) return "not in cache";
+  std::string out = "changed since last run: ";
+  for (std::size_t i = 0; i < why.size(); ++i) out += (i ? ", " : "") + why[i];
+  return out;
+}
+
+
+// TOML text of a JSON value: basic strings (JSON escapes are valid TOML), inline tables.
+std::string toml_key(const std::string& k) {
+  bool bare = !k.empty() && std::all_of(k.begin(), k.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '-';
+  });
+  return bare ? k : nlohmann::json(k).dump();
+}
+
+std::string toml_value(const nlohmann::json& j) {
+  if (j.is_object()) {
+    std::string out = "{ ";
+    bool first = true;
+    for (auto& [k, v] : j.items()) {
+      out += (first ? "" : ", ") + toml_key(k) + " = " + toml_value(v);
+      first = false;
+    }
+    return j.empty() ? "{}" : out + " }";
+  }
+  if (j.is_array()) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < j.size(); ++i) out += (i ? ", " : "") + toml_value(j[i]);
+    return out + "]";
+  }
+  if (j.is_number_float()) {
+    std::string s = j.dump();
+    if (s.find_first_of(".eE") == std::string::npos && s.find("inf") == std::string::npos && s.find("nan") == std::string::npos) s += ".0";
+    return s;
+  }
+  return j.dump();
+}
+
+}  // namespace
+
+Plan make_plan(Pipeline pipeline, const PluginRegistry& plugins, const Cache& cache, const PlanOptions& options) {
+  DiagnosticSink sink;
+  for (const auto& d : pipeline.problems) sink.error(d.where, d.message);
+  Plan plan;
+  plan.cells = expand_grid(pipeline, sink);
+  std::map<std::string, std::size_t> node_index;
+  for (std::size_t i = 0; i < pipeline.nodes.size(); ++i) node_index[pipeline.nodes[i].name] = i;
+  std::vector<std::string> node_names;
+  for (const auto& n : pipeline.nodes) node_names.push_back(n.name);
+
+  std::map<const LoadedPlugin*, std::unique_ptr<engine::SchemaValidator>> validators;
+  auto validator_for = [&](const LoadedPlugin* p) -> const engine::SchemaValidator& {
+    auto& v = validators[p];
+    if (!v) v = std::make_unique<engine::SchemaValidator>(p->params_schema);
+    return *v;
+  };
+  nlohmann::json previous;
+  if (!options.previous_state.empty() && std::filesystem::exists(options.previous_state)) {
+    try {
+      std::ifstream in(options.previous_state);
+      previous = nlohmann::json::parse(in);
+    } catch (...) {
+      previous = nlohmann::json();
+    }
+  }
+  std::map<std::string, std::size_t> task_by_key;
+  plan.cell_tasks.assign(plan.cells.size(), {});
+
+  for (const auto& cell : plan.cells) {
+    nlohmann::json scope = cell.values;
+    scope["pipeline.name"] = pipeline.name;
+    for (const auto& [name, v] : pipeline.vars)
+      if (!scope.contains(name)) scope[name] = interpolate(v, scope, sink);
+    nlohmann::json seed_value = interpolate(pipeline.seed, scope, sink);
+    auto pipeline_seed = as_seed(seed_value);
+    if (!pipeline_seed) {
+      sink.error(pipeline.seed.where(), "pipeline.seed must be a non-negative integer, got " + seed_value.dump());
+      pipeline_seed = 0;
+    }
+    scope["pipeline.seed"] = *pipeline_seed;
+
+    // 1. Resolve plugin, parameters, inputs and seed of every node.
+    std::vector<ResolvedNode> nodes(pipeline.nodes.size());
+    for (std::size_t i = 0; i < pipeline.nodes.size(); ++i) {
+      const NodeSpec& spec = pipeline.nodes[i];
+      ResolvedNode& r = nodes[i];
+      r.spec = &spec;
+      nlohmann::json plugin_name = interpolate(spec.plugin, scope, sink);
+      if (!plugin_name.is_string()) {
+        r.ok = false;
+        continue;
+      }
+      r.plugin = plugins.find(plugin_name.get<std::string>());
+      if (!r.plugin) {
+        std::string hint = closest_match(plugin_name.get<std::string>(), plugins.names());
+        sink.error(spec.plugin.where(), "node '" + spec.name + "': unknown plugin '" + plugin_name.get<std::string>() +
+                                            "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
+                                            "; `biaslab plugins` lists the installed ones");
+        r.ok = false;
+        continue;
+      }
+      if (!r.plugin->unsupported_reason.empty())
+        sink.error(spec.plugin.where(), "node '" + spec.name + "': plugin " + r.plugin->name() +
+                                            " cannot run here: " + r.plugin->unsupported_reason);
+      // A `params` table (often "${axis}" of a table-valued grid axis) is merged under the
+      // node's explicit keys, unless the plugin has a parameter of that name.
+      const bool merge_params_table = !r.plugin->params_schema.value("properties", nlohmann::json::object()).contains("params");
+      const std::size_t errors_before_params = sink.diagnostics().size();
+      std::map<std::string, const LocatedValue*> origin;
+      if (auto it = spec.params.find("params"); merge_params_table && it != spec.params.end()) {
+        nlohmann::json table = interpolate(it->second, scope, sink);
+        if (!table.is_object()) sink.error(it->second.where(), "node '" + spec.name + "': 'params' must be a table");
+        else
+          for (auto& [k, v] : table.items()) r.params[k] = v, origin[k] = &it->second;
+      }
+      for (const auto& [k, v] : spec.params) {
+        if (k == "params" && merge_params_table) continue;
+        r.params[k] = interpolate(v, scope, sink);
+        origin[k] = &v;
+      }
+      auto where = [&](const std::string& pointer, bool key) -> SourceLocation {
+        if (pointer.empty()) return spec.where;
+        std::string top = pointer.substr(1, pointer.find('/', 1) == std::string::npos ? std::string::npos
+                                                                                      : pointer.find('/', 1) - 1);
+        auto o = origin.find(top);
+        if (o == origin.end()) return spec.where;
+        const LocatedValue& lv = *o->second;
+        std::string rest = pointer.substr(1 + top.size());
+        if (key && rest.empty()) {
+          if (auto it = lv.locations.find("#key"); it != lv.locations.end()) return it->second;
+        }
+        if (auto it = lv.locations.find(rest); it != lv.locations.end()) return it->second;
+        return lv.where();
+      };
+      // A value that failed to interpolate was already reported; validating it would only echo.
+      if (sink.diagnostics().size() == errors_before_params)
+        validator_for(r.plugin).validate(spec.name, r.plugin->name(), r.params, where, sink);
+      apply_schema_defaults(r.plugin->params_schema, r.params);
+
+      r.seed = *pipeline_seed;
+      if (spec.seed) {
+        auto s = as_seed(interpolate(*spec.seed, scope, sink));
+        if (!s) sink.error(spec.seed->where(), "node '" + spec.name + "': seed must be a non-negative integer");
+        else r.seed = *s;
+      }
+      const std::size_t errors_before_inputs = sink.diagnostics().size();
+      for (const auto& [port_name, refs] : spec.inputs) {
+        std::string port = port_name.empty() ? r.plugin->primary_port() : port_name;
+        if (port.empty()) {
+          sink.error(refs.empty() ? spec.where : refs.front().where(),
+                     "node '" + spec.name + "': plugin " + r.plugin->name() + " takes no inputs");
+          continue;
+        }
+        if (!r.plugin->port(port)) {
+          std::vector<std::string> ports;
+          for (std::size_t k = 0; k < r.plugin->descriptor->num_inputs; ++k) ports.push_back(r.plugin->descriptor->inputs[k].name);
+          std::string hint = closest_match(port, ports);
+          sink.error(refs.empty() ? spec.where : refs.front().where(),
+                     "node '" + spec.name + "': plugin " + r.plugin->name() + " has no input '" + port + "'" +
+                         (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+          continue;
+        }
+        std::vector<InputRef> bound;
+        for (const auto& ref : refs) {
+          InputRef in = parse_ref(interpolate(ref, scope, sink), ref.where());
+          if (!node_index.count(in.node)) {
+            std::string hint = closest_match(in.node, node_names);
+            sink.error(in.where, "node '" + spec.name + "': input '" + in.node + "' is not a node of this pipeline" +
+                                     (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+            continue;
+          }
+          bound.push_back(std::move(in));
+        }
+        auto existing = std::find_if(r.inputs.begin(), r.inputs.end(), [&](auto& e) { return e.first == port; });
+        if (existing != r.inputs.end()) existing->second.insert(existing->second.end(), bound.begin(), bound.end());
+        else r.inputs.emplace_back(port, std::move(bound));
+      }
+      r.input_errors = sink.diagnostics().size() != errors_before_inputs;
+    }
+
+    // 2. Order the nodes (Boost.Graph); a cycle is reported with the nodes in it.
+    using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS>;
+    Graph g(nodes.size());
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      for (const auto& [port, refs] : nodes[i].inputs)
+        for (const auto& ref : refs) boost::add_edge(node_index[ref.node], i, g);
+    std::vector<std::size_t> order;
+    try {
+      std::vector<Graph::vertex_descriptor> reversed;
+      boost::topological_sort(g, std::back_inserter(reversed));
+      order.assign(reversed.rbegin(), reversed.rend());
+    } catch (const boost::not_a_dag&) {
+      std::vector<int> component(nodes.size());
+      int n = boost::strong_components(g, boost::make_iterator_property_map(component.begin(),
+                                                                            boost::get(boost::vertex_index, g)));
+      for (int c = 0; c < n; ++c) {
+        std::vector<std::size_t> members;
+        for (std::size_t i = 0; i < nodes.size(); ++i)
+          if (component[i] == c) members.push_back(i);
+        bool self_loop = members.size() == 1 && boost::edge(members[0], members[0], g).second;
+        if (members.size() < 2 && !self_loop) continue;
+        std::string cycle;
+        for (auto m : members) cycle += nodes[m].spec->name + " -> ";
+        cycle += nodes[members.front()].spec->name;
+        sink.error(nodes[members.front()].spec->where, "the pipeline has a cycle: " + cycle);
+      }
+      continue;
+    }
+    if (plan.node_order.empty())
+      for (auto i : order) plan.node_order.push_back(nodes[i].spec->name);
+
+    // 3. Check input types and counts, compute keys, merge into tasks.
+    std::vector<std::size_t> task_of(nodes.size(), SIZE_MAX);
+    bool cell_ok = true;
+    for (auto i : order) {
+      ResolvedNode& r = nodes[i];
+      if (!r.ok || !r.plugin) {
+        cell_ok = false;
+        continue;
+      }
+      const auto* d = r.plugin->descriptor;
+      for (std::size_t k = 0; k < d->num_inputs; ++k) {
+        const InputPort& port = d->inputs[k];
+        auto it = std::find_if(r.inputs.begin(), r.inputs.end(), [&](auto& e) { return e.first == port.name; });
+        int count = it == r.inputs.end() ? 0 : static_cast<int>(it->second.size());
+        if (count < port.min && !r.input_errors)
+          sink.error(r.spec->where, "node '" + r.spec->name + "': plugin " + r.plugin->name() + " needs " +
+                                        (port.min == 1 ? "an input" : std::to_string(port.min) + " inputs") + " on '" +
+                                        port.name + "' (" + port.type + ")" +
+                                        (k == 0 ? "; add input = \"<node>\"" : "; add inputs = { " + std::string(port.name) + " = \"<node>\" }"));
+        if (port.max >= 0 && count > port.max)
+          sink.error(it->second[port.max].where, "node '" + r.spec->name + "': input '" + port.name + "' takes at most " +
+                                                     std::to_string(port.max) + ", got " + std::to_string(count));
+        if (it == r.inputs.end()) continue;
+        for (const auto& ref : it->second) {
+          const ResolvedNode& producer = nodes[node_index[ref.node]];
+          if (!producer.plugin) continue;
+          std::string produced = producer.plugin->descriptor->output_type ? producer.plugin->descriptor->output_type : "";
+          if (produced.empty())
+            sink.error(ref.where, "node '" + r.spec->name + "': input '" + ref.node + "' (" + producer.plugin->name() +
+                                      ") produces no artifact");
+          else if (!artifact_types_compatible(produced, port.type))
+            sink.error(ref.where, "node '" + r.spec->name + "': input '" + port.name + "' expects " + port.type +
+                                      " but node '" + ref.node + "' (" + producer.plugin->name() + ") produces " + produced);
+        }
+      }
+      bool inputs_ok = true;
+      nlohmann::json input_material = nlohmann::json::array();
+      std::vector<TaskInput> task_inputs;
+      for (const auto& [port, refs] : r.inputs)
+        for (const auto& ref : refs) {
+          std::size_t t = task_of[node_index[ref.node]];
+          if (t == SIZE_MAX) {
+            inputs_ok = false;
+            continue;
+          }
+          input_material.push_back({port, ref.node, ref.member, plan.tasks[t].key});
+          task_inputs.push_back({port, t, ref.node, ref.member});
+        }
+      if (!inputs_ok) {
+        cell_ok = false;
+        continue;
+      }
+      nlohmann::json material = {{"plugin", r.plugin->name()}, {"version", r.plugin->descriptor->version},
+                                 {"params", r.params}, {"seed", r.seed}, {"inputs", input_material}};
+      std::string key = content_key(material);
+      auto [it, inserted] = task_by_key.emplace(key, plan.tasks.size());
+      if (inserted) {
+        Task t;
+        t.key = key;
+        t.node = r.spec->name;
+        t.plugin = r.plugin;
+        t.params = r.params;
+        t.seed = r.seed;
+        t.inputs = std::move(task_inputs);
+        for (const auto& in : t.inputs)
+          if (std::find(t.deps.begin(), t.deps.end(), in.task) == t.deps.end()) t.deps.push_back(in.task);
+        t.cached = cache.contains(key);
+        bool forced = options.force_all || options.force.count(r.spec->name);
+        for (auto dep : t.deps) forced = forced || (plan.tasks[dep].will_run && plan.tasks[dep].reason.rfind("forced", 0) == 0);
+        t.will_run = !t.cached || forced;
+        if (forced) t.reason = "forced (--force)";
+        else if (t.cached) t.reason = "cached";
+        else if (previous.contains(cell.label()) && previous[cell.label()].contains(r.spec->name))
+          t.reason = previous[cell.label()][r.spec->name].value("key", "") == key
+                         ? "not in cache (removed since the last run)"
+                         : explain_change(previous[cell.label()][r.spec->name], material);
+        else t.reason = "not in cache";
+        plan.tasks.push_back(std::move(t));
+      }
+      plan.tasks[it->second].uses.emplace_back(cell.index, r.spec->name);
+      task_of[i] = it->second;
+    }
+    if (cell_ok) {
+      auto& ct = plan.cell_tasks[cell.index];
+      for (const auto& name : plan.node_order) ct.push_back(task_of[node_index[name]]);
+    }
+  }
+  sink.throw_if_any();
+  plan.pipeline = std::move(pipeline);
+  return plan;
+}
+
+std::size_t Plan::tasks_to_run() const {
+  return static_cast<std::size_t>(std::count_if(tasks.begin(), tasks.end(), [](const Task& t) { return t.will_run; }));
+}
+
+std::string Plan::dot() const {
+  std::ostringstream os;
+  os << "digraph \"" << pipeline.name << "\" {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n";
+  if (cell_tasks.empty() || cell_tasks.front().empty()) return os.str() + "}\n";
+  const auto& first = cell_tasks.front();
+  for (std::size_t i = 0; i < node_order.size(); ++i) {
+    const Task& t = tasks[first[i]];
+    os << "  \"" << node_order[i] << "\" [label=\"" << node_order[i] << "\\n" << t.plugin->name() << "\"];\n";
+  }
+  for (std::size_t i = 0; i < node_order.size(); ++i)
+    for (const auto& in : tasks[first[i]].inputs)
+      os << "  \"" << in.producer << "\" -> \"" << node_order[i] << "\" [label=\"" << in.port
+         << (in.member.empty() ? "" : ":" + in.member) << "\"];\n";
+  os << "}\n";
+  return os.str();
+}
+
+std::string Plan::describe(bool verbose) const {
+  std::ostringstream os;
+  std::size_t cached = std::count_if(tasks.begin(), tasks.end(), [](const Task& t) { return !t.will_run; });
+  os << "pipeline " << pipeline.name << " (" << pipeline_hash(pipeline).substr(0, 12) << ")\n";
+  os << "grid: " << cells.size() << (cells.size() == 1 ? " cell" : " cells");
+  for (const auto& a : pipeline.grid.product) os << "; " << a.name << " x" << a.values.size();
+  for (const auto& g : pipeline.grid.zipped) {
+    os << "; (";
+    for (std::size_t i = 0; i < g.size(); ++i) os << (i ? ", " : "") << g[i].name;
+    os << ") x" << g.front().values.size() << " zipped";
+  }
+  if (!pipeline.grid.exclude.empty()) os << "; " << pipeline.grid.exclude.size() << " exclusion rule(s)";
+  os << "\norder: ";
+  for (std::size_t i = 0; i < node_order.size(); ++i) os << (i ? " -> " : "") << node_order[i];
+  os << "\ntasks: " << cells.size() * node_order.size() << " node runs, " << tasks.size() << " unique, " << cached
+     << " cached, " << tasks_to_run() << " to run\n";
+  if (!verbose) return os.str();
+  std::size_t width = 4;
+  for (const auto& n : node_order) width = std::max(width, n.size());
+  std::size_t pwidth = 6;
+  for (const auto& t : tasks) pwidth = std::max(pwidth, t.plugin->name().size());
+  for (const auto& cell : cells) {
+    os << "\ncell " << cell.index << ": " << cell.label() << "\n";
+    const auto& ct = cell_tasks[cell.index];
+    for (std::size_t i = 0; i < ct.size(); ++i) {
+      const Task& t = tasks[ct[i]];
+      std::string status = t.will_run ? "run" : "cached";
+      os << "  " << node_order[i] << std::string(width - node_order[i].size() + 2, ' ') << t.plugin->name()
+         << std::string(pwidth - t.plugin->name().size() + 2, ' ') << short_key(t.key) << "  " << status;
+      if (t.will_run) os << "  (" << t.reason << ")";
+      if (t.uses.size() > 1 && t.uses.front().first != cell.index) os << "  [shared with cell " << t.uses.front().first << "]";
+      os << "\n";
+    }
+  }
+  return os.str();
+}
+
+std::string Plan::canonical(bool all_cells) const {
+  std::ostringstream os;
+  os << "[pipeline]\nname = " << toml_value(pipeline.name) << "\n";
+  if (!pipeline.description.empty()) os << "description = " << toml_value(pipeline.description) << "\n";
+  for (const auto& cell : cells) {
+    if (!all_cells && cell.index > 0) break;
+    os << "\n# cell " << cell.index << ": " << cell.label() << "\n";
+    const auto& ct = cell_tasks[cell.index];
+    for (std::size_t i = 0; i < ct.size(); ++i) {
+      const Task& t = tasks[ct[i]];
+      os << "\n[nodes." << toml_key(node_order[i]) << "]\nplugin = " << toml_value(t.plugin->name()) << "\n";
+      if (!t.inputs.empty()) {
+        nlohmann::json ports = nlohmann::json::object();
+        for (const auto& in : t.inputs) ports[in.port].push_back(in.member.empty() ? in.producer : in.producer + ":" + in.member);
+        os << "inputs = " << toml_value(ports) << "\n";
+      }
+      os << "seed = " << t.seed << "\n";
+      for (auto& [k, v] : t.params.items()) os << toml_key(k) << " = " << toml_value(v) << "\n";
+    }
+  }
+  return os.str();
+}
+
+nlohmann::json Plan::state() const {
+  nlohmann::json s = nlohmann::json::object();
+  for (const auto& cell : cells) {
+    nlohmann::json c = nlohmann::json::object();
+    const auto& ct = cell_tasks[cell.index];
+    for (std::size_t i = 0; i < ct.size(); ++i) {
+      const Task& t = tasks[ct[i]];
+      nlohmann::json inputs = nlohmann::json::array();
+      for (const auto& in : t.inputs) inputs.push_back({in.port, in.producer, in.member, tasks[in.task].key});
+      c[node_order[i]] = {{"key", t.key}, {"plugin", t.plugin->name()}, {"version", t.plugin->descriptor->version},
+                          {"params", t.params}, {"seed", t.seed}, {"inputs", inputs}};
+    }
+    s[cell.label()] = c;
+  }
+  return s;
+}
+
+}  // namespace biaslab

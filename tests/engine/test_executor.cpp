@@ -1,0 +1,138 @@
+// Execution: caching, failures, resume, determinism across job counts.
+#include <boost/test/unit_test.hpp>
+
+#include "biaslab/executor.hpp"
+#include "engine_fixture.hpp"
+
+using namespace biaslab;
+using namespace biaslab::testing;
+
+namespace {
+
+const char* kPipeline = R"(
+[pipeline]
+name = "exec"
+[grid]
+factor = [2.0, 3.0, 4.0]
+[nodes.base]
+plugin = "test.source"
+value = 1.5
+[nodes.scaled]
+plugin = "test.scale"
+input = "base"
+factor = "${factor}"
+[nodes.score]
+plugin = "test.metric"
+inputs = ["base", "scaled"]
+)";
+
+std::vector<std::string> lines_of(const std::filesystem::path& f) {
+  std::vector<std::string> out;
+  std::ifstream in(f);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+struct LogFixture {
+  TempDir tmp;
+  std::filesystem::path log = tmp.path / "executions.log";
+  LogFixture() { setenv("BIASLAB_TEST_LOG", log.c_str(), 1); }
+  ~LogFixture() { unsetenv("BIASLAB_TEST_LOG"); }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(executor)
+
+BOOST_FIXTURE_TEST_CASE(runs_then_reuses_cache, LogFixture) {
+  Cache cache(tmp.path / "cache");
+  Plan p = plan_text(kPipeline, cache);
+  RunOutcome first = execute(p, cache, {});
+  BOOST_TEST(first.ok());
+  BOOST_TEST(first.count(TaskState::ok) == 7u);  // 1 base + 3 scaled + 3 score
+  BOOST_TEST(lines_of(log).size() == 7u);
+  // The metric saw the value 1.5 (+ seed 0 offset) scaled by 3.
+  const Task& score1 = p.tasks[p.cell_tasks[1][2]];
+  const auto& rows = first.tasks[p.cell_tasks[1][2]].rows;
+  BOOST_REQUIRE_EQUAL(rows.size(), 4u);
+  BOOST_TEST(rows[0].model == "base");
+  BOOST_TEST(rows[0].value == 1.5);
+  BOOST_TEST(rows[2].model == "scaled");
+  BOOST_TEST(rows[2].value == 4.5);
+  BOOST_TEST(*rows[2].ci_low == 3.5);
+  BOOST_TEST(first.tasks[p.cell_tasks[1][2]].examples.size() == 6u);
+  BOOST_TEST(std::filesystem::exists(cache.artifact_dir(score1.key)));
+
+  Plan again = plan_text(kPipeline, cache);
+  BOOST_TEST(again.tasks_to_run() == 0u);
+  RunOutcome second = execute(again, cache, {});
+  BOOST_TEST(second.count(TaskState::cached) == 7u);
+  BOOST_TEST(lines_of(log).size() == 7u);  // nothing executed again
+  BOOST_TEST(second.tasks[again.cell_tasks[1][2]].rows.size() == 4u);
+  BOOST_TEST(second.tasks[again.cell_tasks[1][2]].rows[2].value == 4.5);  // replayed from the cache
+}
+
+BOOST_FIXTURE_TEST_CASE(force_reruns_node_and_downstream, LogFixture) {
+  Cache cache(tmp.path / "cache");
+  execute(plan_text(kPipeline, cache), cache, {});
+  PlanOptions opts;
+  opts.force = {"scaled"};
+  Plan p = plan_text(kPipeline, cache, opts);
+  BOOST_TEST(p.tasks_to_run() == 6u);  // 3 scaled + 3 score
+  BOOST_TEST(p.tasks[p.cell_tasks[0][1]].reason == "forced (--force)");
+  BOOST_TEST(p.tasks[p.cell_tasks[0][0]].will_run == false);
+}
+
+BOOST_FIXTURE_TEST_CASE(failure_skips_dependents_only, LogFixture) {
+  Cache cache(tmp.path / "cache");
+  Plan p = plan_text(R"(
+[pipeline]
+name = "fail"
+[grid]
+fail = [false, true]
+[nodes.base]
+plugin = "test.source"
+[nodes.scaled]
+plugin = "test.scale"
+input = "base"
+fail = "${fail}"
+[nodes.score]
+plugin = "test.metric"
+input = "scaled"
+)", cache);
+  RunOutcome r = execute(p, cache, {});
+  BOOST_TEST(!r.ok());
+  BOOST_TEST(r.tasks[p.cell_tasks[0][2]].state == TaskState::ok);
+  BOOST_TEST(r.tasks[p.cell_tasks[1][1]].state == TaskState::failed);
+  BOOST_TEST(r.tasks[p.cell_tasks[1][1]].error == "asked to fail");
+  BOOST_TEST(r.tasks[p.cell_tasks[1][2]].state == TaskState::skipped);
+  BOOST_TEST(r.tasks[p.cell_tasks[1][2]].error == "input 'scaled' failed");
+  // Nothing of the failed node reached the cache; the rest did.
+  BOOST_TEST(!cache.contains(p.tasks[p.cell_tasks[1][1]].key));
+  BOOST_TEST(cache.contains(p.tasks[p.cell_tasks[0][2]].key));
+  const bool staging_clean = !std::filesystem::exists(cache.root() / "staging") || std::filesystem::is_empty(cache.root() / "staging");
+  BOOST_TEST(staging_clean);
+}
+
+BOOST_FIXTURE_TEST_CASE(results_do_not_depend_on_job_count, LogFixture) {
+  std::vector<std::vector<ResultRow>> by_jobs[2];
+  for (int k = 0; k < 2; ++k) {
+    Cache cache(tmp.path / ("cache" + std::to_string(k)));
+    Plan p = plan_text(kPipeline, cache);
+    ExecOptions o;
+    o.jobs = k == 0 ? 1 : 4;
+    RunOutcome r = execute(p, cache, o);
+    BOOST_TEST(r.ok());
+    for (const auto& t : r.tasks) by_jobs[k].push_back(t.rows);
+  }
+  BOOST_REQUIRE_EQUAL(by_jobs[0].size(), by_jobs[1].size());
+  for (std::size_t i = 0; i < by_jobs[0].size(); ++i) {
+    BOOST_REQUIRE_EQUAL(by_jobs[0][i].size(), by_jobs[1][i].size());
+    for (std::size_t j = 0; j < by_jobs[0][i].size(); ++j) {
+      BOOST_TEST(by_jobs[0][i][j].value == by_jobs[1][i][j].value);
+      BOOST_TEST(by_jobs[0][i][j].model == by_jobs[1][i][j].model);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
