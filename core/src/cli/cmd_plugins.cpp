@@ -5,6 +5,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "biaslab/diagnostics.hpp"
 #include "biaslab/plugin_registry.hpp"
 #include "biaslab/version.hpp"
 #include "cli/commands.hpp"
