@@ -17,7 +17,10 @@ function(biaslab_use_torch_pch target)
     target_link_libraries(${pch_target} PRIVATE torch)
     target_compile_features(${pch_target} PRIVATE cxx_std_20)
     if(type STREQUAL "EXECUTABLE")
-      set_target_properties(${pch_target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+      # Executables compile with -fPIE; an object library with PIC would use -fPIC and GCC would
+      # silently ignore the PCH ("created and used with different settings of -fpie").
+      set_target_properties(${pch_target} PROPERTIES POSITION_INDEPENDENT_CODE OFF)
+      target_compile_options(${pch_target} PRIVATE -fPIE)
     else()
       set_target_properties(${pch_target} PROPERTIES CXX_VISIBILITY_PRESET hidden
                                                      VISIBILITY_INLINES_HIDDEN ON)

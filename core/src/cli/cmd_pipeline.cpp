@@ -135,6 +135,34 @@ int load_and_plan(const PipelineArgs& a, const GlobalOptions& g, Loaded& out) {
   return -1;
 }
 
+std::string new_run_id();
+
+// A run directory's database describes one pipeline expansion. When the pipeline (or its
+// overrides) changed, the old database moves to history/ and a fresh one is built: cached nodes
+// replay their rows, so the new database is complete for the new plan.
+void archive_if_pipeline_changed(const std::filesystem::path& run_dir, const std::string& hash, spdlog::logger& log) {
+  const auto db_path = results::database_path(run_dir);
+  if (!std::filesystem::exists(db_path)) return;
+  std::string previous_hash;
+  {
+    results::ResultsDatabase old(db_path, results::ResultsDatabase::Mode::read_only);
+    auto runs = old.runs();
+    if (runs.empty()) return;
+    previous_hash = runs.back().pipeline_hash;
+    if (previous_hash == hash) return;
+  }
+  const auto history = run_dir / "history";
+  std::filesystem::create_directories(history);
+  const auto dest = history / ("results-" + previous_hash.substr(0, 12) + "-" + new_run_id() + ".sqlite");
+  std::filesystem::rename(db_path, dest);
+  for (const char* suffix : {"-wal", "-shm"}) {  // normally gone once the database is closed
+    std::error_code ec;
+    if (std::filesystem::exists(db_path.string() + suffix))
+      std::filesystem::rename(db_path.string() + suffix, dest.string() + suffix, ec);
+  }
+  log.info("the pipeline changed since the last run in {}; previous results moved to {}", run_dir.string(), dest.string());
+}
+
 std::string new_run_id() {
   auto now = std::chrono::system_clock::now().time_since_epoch();
   return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()) + "-" +
@@ -187,11 +215,12 @@ int cmd_run(const Args& args, const GlobalOptions& g) {
   logger->info("pipeline {}: {} cells, {} unique tasks, {} to run; run dir {}; cache {}", plan.pipeline.name,
                plan.cells.size(), plan.tasks.size(), plan.tasks_to_run(), run_dir.string(), l.cache->root().string());
 
-  results::ResultsDatabase db(results::database_path(run_dir));
   results::RunRecord run;
   run.run_id = new_run_id();
   run.pipeline_name = plan.pipeline.name;
   run.pipeline_hash = pipeline_hash(plan.pipeline);
+  archive_if_pipeline_changed(run_dir, run.pipeline_hash, *logger);
+  results::ResultsDatabase db(results::database_path(run_dir));
   for (const auto& ax : plan.pipeline.grid.product) run.grid_variables.push_back(ax.name);
   for (const auto& grp : plan.pipeline.grid.zipped)
     for (const auto& ax : grp) run.grid_variables.push_back(ax.name);
