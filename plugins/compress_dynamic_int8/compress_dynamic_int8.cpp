@@ -1,0 +1,95 @@
+// compress.dynamic_int8: PyTorch dynamic quantization (quantize_dynamic(model, {nn.Linear},
+// dtype=torch.qint8)) of the selected linear layers: int8 weights (per tensor, or per output
+// channel), activations quantized per call from their runtime range, int32 accumulation, through
+// the quantized engine's own kernels (ops::DynamicInt8Linear).
+#include <algorithm>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+#include "biaslab/plugin.hpp"
+#include "biaslab/runtime/ops/dynamic_int8_linear.hpp"
+#include "compress_support.hpp"
+
+namespace {
+
+using nlohmann::json;
+namespace ops = biaslab::runtime::ops;
+constexpr const char* kVersion = "1.0.0";
+
+class DynamicInt8 final : public biaslab::Operator {
+ public:
+  void run(biaslab::NodeContext& ctx) override {
+    const auto& p = ctx.params();
+    const auto engine = p.at("engine").get<std::string>();
+    const auto available = ops::available_quantized_engines();
+    if (std::find(available.begin(), available.end(), engine) == available.end())
+      throw std::invalid_argument("compress.dynamic_int8: quantized engine '" + engine +
+                                  "' is not available in this libtorch build (available: " +
+                                  biaslab::compressors::join(available) + ")");
+    // Checked before the model is loaded so a bad combination fails fast.
+    const json defaults = {{"scheme", p.at("scheme")}, {"bits", p.at("bits")}, {"reduce_range", p.at("reduce_range")},
+                           {"engine", engine}};
+    (void)ops::DynamicInt8Options::from_json(defaults);
+
+    biaslab::compressors::CompressionRun run(ctx, "compress.dynamic_int8");
+    json layers = json::object();
+    for (auto* slot : run.selected()) {
+      const auto settings = run.settings_for(slot->name(), defaults);
+      ops::DynamicInt8Options options;
+      try {
+        options = ops::DynamicInt8Options::from_json(settings);
+      } catch (const std::exception& e) {
+        throw std::invalid_argument("compress.dynamic_int8: layer '" + slot->name() + "': " + e.what());
+      }
+      const auto& kernel = *slot->kernel();
+      if (kernel.format() != "float")
+        ctx.log().warn("compress.dynamic_int8: layer '{}' is already '{}'; quantizing its effective weight",
+                       slot->name(), kernel.format());
+      slot->set_kernel(ops::DynamicInt8Linear::quantize(kernel.weight(), kernel.bias(), options));
+      layers[slot->name()] = {{"scheme", ops::to_string(options.scheme)}, {"reduce_range", options.reduce_range}};
+    }
+    run.finish(kVersion, {{"name", "dynamic_int8"},
+                          {"weights", "qint8 symmetric"},
+                          {"activations", "quint8 per tensor, per call"},
+                          {"engine", engine},
+                          {"layers", layers}});
+  }
+};
+
+const std::string kSchema = R"J({
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "scheme": {"type": "string", "enum": ["per_tensor", "per_channel"], "default": "per_tensor",
+      "description": "weight scales: per_tensor (torch default_dynamic_qconfig) or per_channel (per_channel_dynamic_qconfig)"},
+    "engine": {"type": "string", "default": "onednn",
+      "description": "quantized engine running the int8 GEMM: onednn, qnnpack (fbgemm where libtorch has it); fixed at prepacking"},
+    "reduce_range": {"type": "boolean", "default": true,
+      "description": "7-bit activation range on x86 engines, as torch's dynamic Linear module passes (QNNPACK ignores it)"},
+    "bits": {"type": "integer", "default": 8, "description": "must be 8: weights and activations are int8 (use compress.rtn / compress.gptq for 2-4 bit weights)"},)J" +
+    biaslab::compressors::selection_schema(R"J(
+      "scheme": {"type": "string", "enum": ["per_tensor", "per_channel"]},
+      "reduce_range": {"type": "boolean"},
+      "bits": {"type": "integer"})J") + R"J(
+  }
+})J";
+
+const biaslab::InputPort kInputs[] = {{"model", "model", 1, 1, "model to quantize"}};
+
+const biaslab::PluginDescriptor kDescriptor = {
+    .abi_version = biaslab::kPluginAbiVersion,
+    .name = "compress.dynamic_int8",
+    .version = kVersion,
+    .kind = biaslab::PluginKind::transform,
+    .summary = "dynamic int8 quantization of linear layers (torch quantize_dynamic semantics, real int8 kernels)",
+    .params_schema = kSchema.c_str(),
+    .inputs = kInputs,
+    .num_inputs = 1,
+    .output_type = "model",
+    .create = [] { return std::unique_ptr<biaslab::Operator>(new DynamicInt8); }};
+
+}  // namespace
+
+BIASLAB_PLUGIN(kDescriptor)
