@@ -1,0 +1,166 @@
+#pragma once
+// Code shared by the metric plugins (metric.crows_pairs, metric.stereoset, metric.seat, metric.bbq,
+// metric.perplexity): common parameters, loading the scored models, locating benchmark files,
+// bias-bench's causal sentence score, and the statistics every metric reports (bootstrap CIs of each
+// score, paired comparisons of each later input model against the first one).
+//
+// Compiled once into a static library that every metric plugin links (hidden visibility, so nothing
+// here leaks out of a plugin).
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "biaslab/artifact.hpp"
+#include "biaslab/eval/statistics.hpp"
+#include "biaslab/node_context.hpp"
+#include "biaslab/results.hpp"
+#include "biaslab/runtime/model.hpp"
+#include "biaslab/runtime/scoring.hpp"
+#include "biaslab/runtime/tokenizers/tokenizer.hpp"
+
+namespace biaslab::metrics {
+
+// ---- parameters ------------------------------------------------------------------------------------
+
+// A complete draft-07 parameter schema: `specific_properties` (a JSON object text of the plugin's own
+// properties) merged with the properties every metric plugin takes:
+//   batch_size (32), device ("" = the run's device), dtype ("float32"),
+//   bootstrap_resamples (1000; 0 = no confidence intervals), permutations (10000; 0 = no permutation test).
+// Throws std::logic_error when a property is defined twice or lacks type/default/description.
+std::string params_schema(std::string_view specific_properties);
+
+// ---- models ------------------------------------------------------------------------------------------
+
+struct ScoredModel {
+  std::string label;  // the input artifact's producer: the model column of every row
+  std::filesystem::path path;
+  std::unique_ptr<runtime::LanguageModel> model;
+  std::unique_ptr<runtime::Tokenizer> tokenizer;
+
+  bool causal() const { return model->is_causal(); }
+};
+
+// Throws unless every input model has its own label (the producer): rows are keyed by it, and the results
+// database refuses two rows with the same (model, metric, category).
+void require_distinct_labels(std::span<const Artifact> models, std::string_view plugin);
+
+// Loads model + tokenizer of a "model" artifact with the node's device / dtype / thread budget.
+ScoredModel load_scored_model(const NodeContext& ctx, const Artifact& artifact);
+// Reads only config.json (cheap): whether the artifact holds a causal LM. Used to refuse unsupported
+// model kinds before any model is loaded.
+bool artifact_is_causal(const Artifact& artifact);
+std::string artifact_architecture(const Artifact& artifact);
+
+runtime::ScoringOptions scoring_options(const NodeContext& ctx);
+
+// The tokenizer's mask token id; throws naming the model when it has none.
+std::int64_t require_mask_id(const ScoredModel& m);
+
+// ---- data ----------------------------------------------------------------------------------------------
+
+// A benchmark file: "<data set>/<file>" as in the data registry and the data mirror
+// ("crows_pairs/crows_pairs_anonymized.csv", "corpora/wikitext-2-raw-v1/wiki.test.raw"; the
+// "corpora/" prefix may be left out), found in $BIASLAB_DATA_MIRROR or the data cache (downloaded
+// there when the registry has a URL), checksum-verified; or an existing absolute path, used as is.
+std::filesystem::path resolve_data_file(std::string_view spec);
+// All required files of a registered data set: its verified folder.
+std::filesystem::path resolve_data_set(std::string_view name);
+
+// ---- bias-bench causal scoring ---------------------------------------------------------------------------
+
+// The id bias-bench conditions the first token on: the token "<|endoftext|>" (hard-coded there), else
+// the tokenizer's BOS, else its EOS. `source` says which one was used.
+struct BosToken {
+  std::int64_t id = 0;
+  std::string source;
+};
+BosToken bias_bench_bos(const runtime::Tokenizer& tokenizer);
+
+// bias-bench _joint_log_probability / _likelihood_score_generative for many sentences:
+// p[0] from the separate [bos] pass, p[i] from a pass over the sentence without BOS, score = 2^mean log2 p
+// (eval::bias_bench_causal_score). Empty sentences throw. Batched by length.
+std::vector<double> bias_bench_causal_scores(const runtime::LanguageModel& model,
+                                             const std::vector<std::vector<std::int64_t>>& sentences,
+                                             std::int64_t bos_id, const runtime::ScoringOptions& options);
+
+// Causal LMs: log p(sequences[i][r + 1] | sequences[i][0..r]) for each row r in rows[i] only, natural log
+// from float32 log_softmax. Unlike runtime::score_causal, the LM head runs only on the requested rows, which
+// matters for lm-eval style requests (a long context, a few continuation tokens). Sequences are batched by
+// length (longest first, right padding, position ids cumsum(mask) - 1), so results equal single-sequence
+// runs up to float32 noise.
+std::vector<std::vector<float>> causal_logprobs_at(const runtime::LanguageModel& model,
+                                                   const std::vector<std::vector<std::int64_t>>& sequences,
+                                                   const std::vector<std::vector<std::size_t>>& rows,
+                                                   const runtime::ScoringOptions& options);
+
+// ---- statistics ------------------------------------------------------------------------------------------
+
+struct StatsOptions {
+  std::size_t resamples = 1000;
+  std::size_t permutations = 10000;
+  std::uint64_t seed = 0;
+  double confidence = 0.95;
+};
+StatsOptions stats_options(const NodeContext& ctx);
+
+// Percentile bootstrap CI of `statistic` over n items (eval::bootstrap_ci); nullopt when resampling is
+// off, there are no items, or every replicate is undefined (NaN).
+std::optional<eval::ConfidenceInterval> bootstrap(std::size_t n_items, const eval::IndexStatistic& statistic,
+                                                  const StatsOptions& options);
+// Percentile interval from precomputed replicates (NaN replicates dropped); nullopt when none is left.
+std::optional<std::pair<double, double>> percentile_interval(std::span<const double> replicates,
+                                                             double confidence);
+
+void set_ci(ResultRow& row, const std::optional<eval::ConfidenceInterval>& ci);
+
+// Comparison of a later model ("compressed") with the base model on the same items.
+struct Comparison {
+  double base = 0.0, compressed = 0.0, difference = 0.0;  // statistic on all items; difference = compressed - base
+  std::optional<eval::ConfidenceInterval> difference_ci;  // paired bootstrap (same resampled items)
+  std::optional<eval::PermutationTestResult> permutation;  // two-sided paired permutation test
+  std::optional<eval::FlipCounts> flips;                  // of the 0/1 decisions, when given
+  std::optional<eval::McNemarResult> mcnemar;
+  std::size_t n = 0;
+};
+
+// `statistic(items, swapped, which)`: the metric of model `which` (0 = base, 1 = compressed) on the
+// multiset `items`, where an item i with swapped[i] != 0 takes the OTHER model's result.
+using PairedStatistic =
+    std::function<double(std::span<const std::size_t> items, std::span<const std::uint8_t> swapped, int which)>;
+
+// Runs the permutation test and the paired bootstrap (each skipped when its count is 0) and, when both
+// decision vectors are given, flip counts + McNemar.
+Comparison compare_models(std::size_t n_items, const PairedStatistic& statistic, const StatsOptions& options,
+                          std::span<const int> base_decisions = {}, std::span<const int> compressed_decisions = {});
+
+// Convenience: per-item values aggregated by `aggregate` (default arithmetic mean).
+Comparison compare_item_values(std::span<const double> base, std::span<const double> compressed,
+                               const std::function<double(std::span<const double>)>& aggregate,
+                               const StatsOptions& options, std::span<const int> base_decisions = {},
+                               std::span<const int> compressed_decisions = {});
+
+// The "<metric>.diff" row of a comparison: model = the compressed model's label, value = difference
+// (compressed - base), CI = paired bootstrap CI, n = items; extra: base model and score, compressed
+// score, permutation p-value, flips and McNemar p-values when present, plus `extra`.
+ResultRow comparison_row(const std::string& compressed_label, const std::string& base_label,
+                         const std::string& metric, const std::string& category, const Comparison& comparison,
+                         nlohmann::json extra = nlohmann::json::object());
+
+// ---- misc ------------------------------------------------------------------------------------------------
+
+// NaN-safe JSON number (JSON has no NaN: null instead).
+nlohmann::json json_number(double value);
+
+// Throws when the user interrupted the run.
+void check_cancelled(const NodeContext& ctx);
+
+}  // namespace biaslab::metrics
