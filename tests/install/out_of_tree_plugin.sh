@@ -10,6 +10,11 @@ test -x "$prefix/bin/biaslab"
 test -f "$prefix/lib/cmake/biaslab/biaslabConfig.cmake"
 test -f "$prefix/include/biaslab/plugin.hpp"
 test -f "$prefix/share/biaslab/schemas/pipeline.schema.json"
+# The installed CLI finds its SentencePiece shim (lib/biaslab/) for tokenizer.model files.
+spm_ids=$(printf 'The nurse said that she would be late.\n' |
+  "$prefix/bin/biaslab" tokenize --tokenizer "$src/tests/runtime/data/tiny_spm/tokenizer.model")
+[[ "$spm_ids" == '{"ids":[36,78,62,26,79,13,12,86,37,13,4,78,97,66,58,33,15,7,93]'* ]] || {
+  echo "installed biaslab tokenize gave: $spm_ids"; exit 1; }
 
 # The plugin is built by a separate CMake project that only knows the installed package.
 "$cmake" -S "$src/docs/examples/hello_plugin" -B "$work/hello" -G Ninja -DCMAKE_MAKE_PROGRAM="$ninja" \

@@ -7,7 +7,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cstdlib>
 #include <random>
+
+#include <nlohmann/json.hpp>
 
 #include "biaslab/runtime/tokenizers/tokenizer.hpp"
 
@@ -119,6 +122,37 @@ BOOST_AUTO_TEST_CASE(tokenizer_config_controls_bos_and_eos) {
   std::string covered;
   for (const auto& [start, end] : plain.offsets) covered += std::string("The nurse").substr(start, end - start);
   BOOST_CHECK_EQUAL(covered, "The nurse");
+}
+
+// tests/runtime/data/tiny_spm holds a committed tokenizer.model with the ids libsentencepiece gives
+// for it (expected.json); tests/runtime checks them in a process with torch loaded. Here the
+// expectations themselves are checked against libsentencepiece, and load_tokenizer against both.
+BOOST_AUTO_TEST_CASE(committed_fixture_expectations_are_libsentencepiece_output) {
+  const char* source = std::getenv("BIASLAB_SOURCE_DIR");
+  BOOST_REQUIRE(source != nullptr);
+  const fs::path dir = fs::path(source) / "tests" / "runtime" / "data" / "tiny_spm";
+  std::ifstream in(dir / "expected.json");
+  BOOST_REQUIRE(in.good());
+  const auto want = nlohmann::json::parse(in);
+  sentencepiece::SentencePieceProcessor processor;
+  BOOST_REQUIRE(processor.Load((dir / "tokenizer.model").string()).ok());
+  BOOST_CHECK_EQUAL(processor.GetPieceSize(), want["vocab_size"].get<int>());
+  BOOST_CHECK_EQUAL(processor.bos_id(), want["bos_id"].get<int>());
+  const auto tokenizer = load_tokenizer(dir);
+  BOOST_REQUIRE_EQUAL(want["cases"].size(), 6u);
+  for (const auto& c : want["cases"]) {
+    const auto text = c["text"].get<std::string>();
+    std::vector<int> ids;
+    std::vector<std::string> pieces;
+    BOOST_REQUIRE(processor.Encode(text, &ids).ok());
+    BOOST_REQUIRE(processor.Encode(text, &pieces).ok());
+    std::string decoded;
+    BOOST_REQUIRE(processor.Decode(ids, &decoded).ok());
+    BOOST_CHECK(c["ids"].get<std::vector<int>>() == ids);
+    BOOST_CHECK(c["pieces"].get<std::vector<std::string>>() == pieces);
+    BOOST_CHECK_EQUAL(c["decoded"].get<std::string>(), decoded);
+    BOOST_CHECK(tokenizer->encode(text, false).ids == std::vector<std::int64_t>(ids.begin(), ids.end()));
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

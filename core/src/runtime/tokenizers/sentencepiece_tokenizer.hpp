@@ -1,14 +1,13 @@
 #pragma once
 // tokenizer.model files through libsentencepiece, Llama-2/Mistral style: BOS prepended (and EOS
-// appended if configured) when special tokens are requested.
+// appended if configured) when special tokens are requested. libsentencepiece is reached through
+// the libbiaslab_sentencepiece shim (sentencepiece_shim_api.h), loaded on first use.
 #include <filesystem>
 #include <memory>
 
 #include "biaslab/runtime/tokenizers/tokenizer.hpp"
 
-namespace sentencepiece {
-class SentencePieceProcessor;
-}
+struct biaslab_spm_api;
 
 namespace biaslab::runtime::tokenizers {
 
@@ -24,11 +23,15 @@ class SentencePieceTokenizer final : public Tokenizer {
   std::size_t vocab_size() const override;
   std::string model_type() const override { return "SentencePiece"; }
 
+  SentencePieceTokenizer(const SentencePieceTokenizer&) = delete;
+  SentencePieceTokenizer& operator=(const SentencePieceTokenizer&) = delete;
+
   // Ids the processor reports (-1 when disabled in the model), as SpecialTokenIds.
   SpecialTokenIds processor_special_ids() const;
 
  private:
-  std::unique_ptr<sentencepiece::SentencePieceProcessor> processor_;
+  const biaslab_spm_api* api_;
+  void* processor_;
   bool add_bos_;
   bool add_eos_;
 };
