@@ -1,6 +1,9 @@
 #define BOOST_TEST_MODULE biaslab cli
 #include <boost/test/unit_test.hpp>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include <nlohmann/json.hpp>
 
 #include "cli_fixture.hpp"
@@ -47,6 +50,29 @@ BOOST_AUTO_TEST_CASE(usage_and_exit_codes) {
   r = w.biaslab("version");
   BOOST_TEST(r.code == 0);
   BOOST_TEST(r.out.find("plugin ABI 1") != std::string::npos);
+}
+
+// The sha reported (and written to provenance.json) is the checkout's HEAD at build time, not at
+// configure time.
+BOOST_AUTO_TEST_CASE(version_reports_the_built_git_sha) {
+  const char* source = std::getenv("BIASLAB_SOURCE_DIR");
+  BOOST_REQUIRE(source != nullptr);
+  std::string head;
+  if (FILE* pipe = popen(("git -C '" + std::string(source) + "' rev-parse HEAD 2>/dev/null").c_str(), "r")) {
+    char buffer[128] = {};
+    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) head += buffer;
+    if (pclose(pipe) != 0) head.clear();
+  }
+  if (!head.empty() && head.back() == '\n') head.pop_back();
+  Workspace w;
+  const auto r = w.biaslab("version");
+  BOOST_REQUIRE(r.code == 0);
+  if (head.empty()) {
+    BOOST_TEST(r.out.find("(git unknown") != std::string::npos);  // not a git checkout
+  } else {
+    BOOST_TEST_MESSAGE("HEAD " << head);
+    BOOST_TEST(r.out.find("(git " + head) != std::string::npos, r.out);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(validate_reports_every_problem_with_positions) {
