@@ -72,7 +72,11 @@ const std::string kSchema = R"J({
     biaslab::compressors::selection_schema(R"J(
       "scheme": {"type": "string", "enum": ["per_tensor", "per_channel"]},
       "reduce_range": {"type": "boolean"},
-      "bits": {"type": "integer"})J") + R"J(
+      "bits": {"type": "integer"})J",
+      /*output_head_default=*/true,
+      "also quantize the output projection (embed_out / lm_head / MLM decoder); true = as torch's "
+      "quantize_dynamic(model, {nn.Linear}), which converts every nn.Linear including the head (the seed "
+      "study's setting); a tied head is untied, the input embeddings stay float") + R"J(
   }
 })J";
 

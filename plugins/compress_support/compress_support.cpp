@@ -25,14 +25,16 @@ std::string join(const std::vector<std::string>& items, const std::string& separ
   return out;
 }
 
-std::string selection_schema(const std::string& override_properties) {
+std::string selection_schema(const std::string& override_properties, bool output_head_default,
+                             const std::string& output_head_description) {
   return R"J(
     "include": {"type": "array", "items": {"type": "string"}, "default": ["*"],
       "description": "glob patterns (fnmatch, '*' matches dots too) of the linear layers to compress, matched against HF module names, e.g. 'gpt_neox.layers.*.mlp.*'"},
     "exclude": {"type": "array", "items": {"type": "string"}, "default": [],
       "description": "glob patterns of layers left untouched; the output head (lm_head / embed_out / MLM decoder) is never selected unless include_output_head"},
-    "include_output_head": {"type": "boolean", "default": false,
-      "description": "also consider the output projection (often tied to the input embeddings; compressing it unties it)"},
+    "include_output_head": {"type": "boolean", "default": )J" + std::string(output_head_default ? "true" : "false") +
+         R"J(,
+      "description": ")J" + output_head_description + R"J("},
     "overrides": {"type": "array", "default": [],
       "description": "per-layer settings: [{pattern = '*.mlp.*', bits = 3}, ...]; every matching entry is merged onto the node's settings in order (later entries win)",
       "items": {"type": "object", "required": ["pattern"], "additionalProperties": false,

@@ -23,7 +23,10 @@ namespace biaslab::compressors {
 
 // JSON Schema fragments shared by the plugins' parameter schemas. `override_properties` lists the
 // keys an override may set (besides "pattern"), as JSON Schema properties.
-std::string selection_schema(const std::string& override_properties);
+std::string selection_schema(
+    const std::string& override_properties, bool output_head_default = false,
+    const std::string& output_head_description =
+        "also consider the output projection (often tied to the input embeddings; compressing it unties it)");
 std::string calibration_schema();
 
 // One compressor run: the model loaded from the "model" input in float32, the selected layers,

@@ -63,35 +63,42 @@ BOOST_AUTO_TEST_SUITE(quantizers)
 
 BOOST_AUTO_TEST_CASE(dynamic_int8_equals_direct_kernel_replacement) {
   ops::register_compressed_formats();
-  for (const std::string scheme : {"per_tensor", "per_channel"}) {
-    for (const std::string fixture : {"gpt_neox", "bert"}) {
-      BOOST_TEST_CONTEXT(fixture << " " << scheme) {
-        auto out = ct::run_plugin("compress.dynamic_int8", {{"scheme", scheme}}, {{"model", {ct::fixture_artifact(fixture)}}});
-        auto compressed = rt::load_model(out.artifact());
-        auto reference = rt::load_model(ct::fixture(fixture));
-        ops::DynamicInt8Options options;
-        options.scheme = ops::int8_weight_scheme_from_string(scheme);
-        auto layers = reference->linear_layers(false);
-        for (auto* slot : layers)
-          slot->set_kernel(ops::DynamicInt8Linear::quantize(slot->kernel()->weight(), slot->kernel()->bias(), options));
-        const auto ids = ids_for(reference->config().vocab_size);
-        const auto expected = reference->forward(ids);
-        const auto got = compressed->forward(ids);
-        BOOST_TEST(torch::equal(got, expected));
-        // and it is not the float model
-        BOOST_TEST(!torch::equal(got, rt::load_model(ct::fixture(fixture))->forward(ids)));
-        for (auto* slot : compressed->linear_layers(false)) BOOST_TEST(slot->kernel()->format() == "dynamic_int8");
-        BOOST_TEST(compressed->linear(compressed->output_head_name()).kernel()->format() == "float");
+  // Default: every linear layer including the output head, as torch's quantize_dynamic(model, {nn.Linear});
+  // include_output_head = false keeps the head in float.
+  for (const bool head : {true, false}) {
+    for (const std::string scheme : {"per_tensor", "per_channel"}) {
+      for (const std::string fixture : {"gpt_neox", "bert"}) {
+        BOOST_TEST_CONTEXT(fixture << " " << scheme << " head " << head) {
+          json params = {{"scheme", scheme}};
+          if (!head) params["include_output_head"] = false;
+          auto out = ct::run_plugin("compress.dynamic_int8", params, {{"model", {ct::fixture_artifact(fixture)}}});
+          auto compressed = rt::load_model(out.artifact());
+          auto reference = rt::load_model(ct::fixture(fixture));
+          ops::DynamicInt8Options options;
+          options.scheme = ops::int8_weight_scheme_from_string(scheme);
+          auto layers = reference->linear_layers(head);
+          for (auto* slot : layers)
+            slot->set_kernel(ops::DynamicInt8Linear::quantize(slot->kernel()->weight(), slot->kernel()->bias(), options));
+          const auto ids = ids_for(reference->config().vocab_size);
+          const auto expected = reference->forward(ids);
+          const auto got = compressed->forward(ids);
+          BOOST_TEST(torch::equal(got, expected));
+          // and it is not the float model
+          BOOST_TEST(!torch::equal(got, rt::load_model(ct::fixture(fixture))->forward(ids)));
+          for (auto* slot : compressed->linear_layers(false)) BOOST_TEST(slot->kernel()->format() == "dynamic_int8");
+          BOOST_TEST(compressed->linear(compressed->output_head_name()).kernel()->format() ==
+                     (head ? "dynamic_int8" : "float"));
 
-        check_common_rows(out, ct::fixture(fixture), layers.size());
-        const auto header = ct::safetensors_header(out.dir / "model.safetensors");
-        BOOST_TEST(out.row("compress.bits_per_weight").value == stored_bits_per_weight(header, layers),
-                   boost::test_tools::tolerance(1e-12));
-        BOOST_TEST(out.row("compress.calibration_samples").value == 0.0);
-        // int8 codes plus a float32 scale and an int32 zero point per tensor / per output row (64 inputs
-        // per row in these fixtures: +1 bit per weight; per tensor: +0.016 bit on a 64 x 64 layer)
-        BOOST_TEST(out.row("compress.bits_per_weight").value > 8.0);
-        BOOST_TEST(out.row("compress.bits_per_weight").value < (scheme == "per_tensor" ? 8.05 : 9.05));
+          check_common_rows(out, ct::fixture(fixture), layers.size());
+          const auto header = ct::safetensors_header(out.dir / "model.safetensors");
+          BOOST_TEST(out.row("compress.bits_per_weight").value == stored_bits_per_weight(header, layers),
+                     boost::test_tools::tolerance(1e-12));
+          BOOST_TEST(out.row("compress.calibration_samples").value == 0.0);
+          // int8 codes plus a float32 scale and an int32 zero point per tensor / per output row (64 inputs
+          // per row in these fixtures: +1 bit per weight; per tensor: +0.016 bit on a 64 x 64 layer)
+          BOOST_TEST(out.row("compress.bits_per_weight").value > 8.0);
+          BOOST_TEST(out.row("compress.bits_per_weight").value < (scheme == "per_tensor" ? 8.05 : 9.05));
+        }
       }
     }
   }
