@@ -3,6 +3,7 @@
 // (Boost.Graph), compute every node's cache key and deduplicate identical work across cells.
 // A Plan is everything `biaslab plan` prints and everything the executor needs.
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -44,12 +45,23 @@ struct PlanOptions {
   std::filesystem::path previous_state;  // <run_dir>/state.json of an earlier run, for "why"
 };
 
+// One slice of a grid for array jobs (`--shard K/N`): the cells whose index % count == index.
+struct ShardSpec {
+  std::size_t index = 0;
+  std::size_t count = 1;
+  std::string text() const { return std::to_string(index) + "/" + std::to_string(count); }
+};
+
 struct Plan {
   Pipeline pipeline;
-  std::vector<Cell> cells;
+  std::vector<Cell> cells;                             // with a shard: only the shard's cells
+  std::size_t grid_cells = 0;                          // cells of the whole grid
+  std::optional<ShardSpec> shard;
   std::vector<std::string> node_order;                 // topological order (first cell)
   std::vector<Task> tasks;                             // dependencies precede dependents
-  std::vector<std::vector<std::size_t>> cell_tasks;    // [cell][node in node_order] -> task
+  // [cell index][node in node_order] -> task; sized for the whole grid, empty for cells outside
+  // the shard, so Cell::index keeps its meaning (results of shards merge by cell index).
+  std::vector<std::vector<std::size_t>> cell_tasks;
 
   std::size_t tasks_to_run() const;
   // Graphviz DOT of the node graph (plugin names, input ports on the edges).
@@ -65,5 +77,13 @@ struct Plan {
 
 BIASLAB_API Plan make_plan(Pipeline pipeline, const PluginRegistry& plugins, const Cache& cache,
                            const PlanOptions& options = {});
+
+// Parses "K/N" (0 <= K < N). Throws std::invalid_argument with a message naming the spec.
+BIASLAB_API ShardSpec parse_shard(const std::string& text);
+
+// Keeps only the cells of `shard` and the tasks they need (their upstream tasks included),
+// renumbering tasks; Task::uses keeps only the shard's cells. A shard with no cells (N larger
+// than the grid) leaves an empty plan, which runs nothing.
+BIASLAB_API void restrict_to_shard(Plan& plan, const ShardSpec& shard);
 
 }  // namespace biaslab

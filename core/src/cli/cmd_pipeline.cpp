@@ -40,6 +40,8 @@ struct PipelineArgs {
   bool dump = false;
   bool all_cells = false;
   bool help = false;
+  std::string shard_text;            // --shard K/N as given
+  std::optional<ShardSpec> shard;
 };
 
 po::options_description pipeline_options(PipelineArgs& a, const std::string& command) {
@@ -49,7 +51,9 @@ po::options_description pipeline_options(PipelineArgs& a, const std::string& com
                                                    "--set grid.step=[1000,2000], --set pipeline.seed=3 (repeatable)");
   if (command == "run" || command == "plan")
     d.add_options()("force", po::value(&a.force)->composing(), "re-run NODE (and what depends on it) even if cached")(
-        "force-all", po::bool_switch(&a.force_all), "re-run every node");
+        "force-all", po::bool_switch(&a.force_all), "re-run every node")(
+        "shard", po::value(&a.shard_text), "K/N: only the cells with index % N == K and the tasks they need "
+                                           "(Slurm array jobs; results in <run-dir>/shards/K-of-N)");
   if (command == "run") d.add_options()("jobs,j", po::value(&a.jobs)->default_value(1), "tasks run in parallel");
   if (command == "plan")
     d.add_options()("dot", po::bool_switch(&a.dot), "print the DAG as Graphviz DOT")(
@@ -73,6 +77,14 @@ int parse_args(const Args& args, const std::string& command, PipelineArgs& a) {
     po::variables_map vm;
     po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
     po::notify(vm);
+    if (vm.count("shard")) {
+      try {
+        a.shard = parse_shard(a.shard_text);
+      } catch (const std::invalid_argument& e) {
+        std::cerr << "biaslab " << command << ": " << e.what() << "\n";
+        return 2;
+      }
+    }
   } catch (const po::error& e) {
     std::cerr << "biaslab " << command << ": " << e.what() << "\n" << desc;
     return 2;
@@ -92,9 +104,12 @@ int parse_args(const Args& args, const std::string& command, PipelineArgs& a) {
   return -1;
 }
 
-std::filesystem::path run_dir_for(const GlobalOptions& g, const Pipeline& p) {
-  if (!g.run_dir.empty()) return g.run_dir;
-  return std::filesystem::path("runs") / p.name;
+// A shard's results go to <run-dir>/shards/K-of-N, so shards never share a database; the
+// collecting run over the whole grid writes <run-dir> itself.
+std::filesystem::path run_dir_for(const GlobalOptions& g, const Pipeline& p, const std::optional<ShardSpec>& shard) {
+  std::filesystem::path dir = g.run_dir.empty() ? std::filesystem::path("runs") / p.name : g.run_dir;
+  if (shard) dir = dir / "shards" / (std::to_string(shard->index) + "-of-" + std::to_string(shard->count));
+  return dir;
 }
 
 struct Loaded {
@@ -118,9 +133,10 @@ int load_and_plan(const PipelineArgs& a, const GlobalOptions& g, Loaded& out) {
   PlanOptions opts;
   opts.force.insert(a.force.begin(), a.force.end());
   opts.force_all = a.force_all;
-  opts.previous_state = run_dir_for(g, p) / "state.json";
+  opts.previous_state = run_dir_for(g, p, a.shard) / "state.json";
   try {
     out.plan.emplace(make_plan(std::move(p), out.plugins, *out.cache, opts));
+    if (a.shard) restrict_to_shard(*out.plan, *a.shard);
   } catch (const DiagnosticError& e) {
     std::cerr << e.what() << "\n";
     std::cerr << e.diagnostics().size() << (e.diagnostics().size() == 1 ? " error" : " errors") << " in "
@@ -199,7 +215,7 @@ int cmd_run(const Args& args, const GlobalOptions& g) {
   Loaded l;
   if (int rc = load_and_plan(a, g, l); rc >= 0) return rc;
   const Plan& plan = *l.plan;
-  const auto run_dir = run_dir_for(g, plan.pipeline);
+  const auto run_dir = run_dir_for(g, plan.pipeline, a.shard);
   std::filesystem::create_directories(run_dir);
 
   auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();

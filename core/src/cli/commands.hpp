@@ -23,10 +23,12 @@ int cmd_plan(const Args& args, const GlobalOptions& g);
 int cmd_validate(const Args& args, const GlobalOptions& g);
 int cmd_plugins(const Args& args, const GlobalOptions& g);
 int cmd_results(const Args& args, const GlobalOptions& g);   // results database (results/)
+int cmd_report(const Args& args, const GlobalOptions& g);    // study report (report/)
 int cmd_data(const Args& args, const GlobalOptions& g);      // data manager (data/)
 int cmd_tokenize(const Args& args, const GlobalOptions& g);  // runtime tokenizers
 int cmd_score(const Args& args, const GlobalOptions& g);     // runtime scoring
 int cmd_model(const Args& args, const GlobalOptions& g);     // `model info PATH`
+int cmd_slurm(const Args& args, const GlobalOptions& g);    // Slurm array + collect scripts
 int cmd_version(const Args& args, const GlobalOptions& g);
 
 }  // namespace biaslab::cli

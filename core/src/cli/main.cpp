@@ -25,10 +25,12 @@ const std::map<std::string, Command>& commands() {
       {"validate", {biaslab::cli::cmd_validate, "check a pipeline file and print it back canonically"}},
       {"plugins", {biaslab::cli::cmd_plugins, "list plugins, or `plugins describe NAME`"}},
       {"results", {biaslab::cli::cmd_results, "print a run's results (table, csv, json, md)"}},
+      {"report", {biaslab::cli::cmd_report, "write a run's study report (report.html, report.md, tables.tex)"}},
       {"data", {biaslab::cli::cmd_data, "benchmark data: list, fetch, verify, path NAME"}},
       {"tokenize", {biaslab::cli::cmd_tokenize, "tokenize stdin lines with a tokenizer (JSON per line)"}},
       {"score", {biaslab::cli::cmd_score, "score stdin sentences with a model (JSON per line)"}},
       {"model", {biaslab::cli::cmd_model, "`model info PATH`: architecture, parameters, layers"}},
+      {"slurm", {biaslab::cli::cmd_slurm, "write (and --submit) Slurm array + collect jobs for a pipeline's grid"}},
   };
   return table;
 }

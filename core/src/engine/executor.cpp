@@ -1,5 +1,6 @@
 #include "biaslab/executor.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -7,6 +8,10 @@
 #include <fstream>
 #include <mutex>
 #include <thread>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -103,6 +108,34 @@ class TaskContext final : public NodeContext {
   const std::atomic<bool>* cancel_;
   std::function<void(double, std::string_view)> progress_;
   std::mutex mu_;
+};
+
+// An exclusive advisory lock on <cache>/locks/<key>.lock, held while one process computes a task.
+// Other processes (e.g. Slurm array shards sharing an upstream task) wait for it and then find
+// the entry published. flock locks die with their process, so a killed run leaves none behind.
+class TaskLock {
+ public:
+  TaskLock(const fs::path& cache_root, const std::string& key) {
+    const fs::path dir = cache_root / "locks";
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    fd_ = ::open((dir / (key + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd_ < 0) return;  // read-only or lock-less file system: computing twice is still correct
+    while (::flock(fd_, LOCK_EX) != 0)
+      if (errno != EINTR) {
+        ::close(fd_);
+        fd_ = -1;
+        return;
+      }
+  }
+  ~TaskLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock; the file stays (removing it would race)
+  }
+  TaskLock(const TaskLock&) = delete;
+  TaskLock& operator=(const TaskLock&) = delete;
+
+ private:
+  int fd_ = -1;
 };
 
 std::string format_duration(double seconds) {
@@ -248,8 +281,26 @@ RunOutcome execute(const Plan& plan, const Cache& cache, const ExecOptions& opti
       ++running;
       draw_progress();
       lock.unlock();
-      logger->info("running {} ({}) [{}]", task.node, task.plugin->name(), task.key.substr(0, 12));
-      TaskOutcome result = run_task(t);
+      TaskOutcome result;
+      {
+        TaskLock task_lock(cache.root(), task.key);
+        // Another process (a concurrent shard) may have published it while we waited; its entry
+        // is identical by construction. Forced tasks were cached at plan time and run anyway.
+        if (!task.cached && cache.contains(task.key)) {
+          logger->info("{} [{}] was computed by another process meanwhile; using it", task.node, task.key.substr(0, 12));
+          try {
+            result.rows = cache.rows(task.key);
+            result.examples = cache.examples(task.key);
+            result.state = TaskState::cached;
+          } catch (const std::exception& e) {
+            result.state = TaskState::failed;
+            result.error = e.what();
+          }
+        } else {
+          logger->info("running {} ({}) [{}]", task.node, task.plugin->name(), task.key.substr(0, 12));
+          result = run_task(t);
+        }
+      }
       lock.lock();
       --running;
       ++done_run;

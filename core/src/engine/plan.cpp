@@ -2,9 +2,12 @@
 // cache keys, and merge identical work across cells into tasks.
 #include "biaslab/plan.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/strong_components.hpp>
@@ -117,6 +120,7 @@ Plan make_plan(Pipeline pipeline, const PluginRegistry& plugins, const Cache& ca
   for (const auto& d : pipeline.problems) sink.error(d.where, d.message);
   Plan plan;
   plan.cells = expand_grid(pipeline, sink);
+  plan.grid_cells = plan.cells.size();
   std::map<std::string, std::size_t> node_index;
   for (std::size_t i = 0; i < pipeline.nodes.size(); ++i) node_index[pipeline.nodes[i].name] = i;
   std::vector<std::string> node_names;
@@ -382,8 +386,8 @@ std::size_t Plan::tasks_to_run() const {
 std::string Plan::dot() const {
   std::ostringstream os;
   os << "digraph \"" << pipeline.name << "\" {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n";
-  if (cell_tasks.empty() || cell_tasks.front().empty()) return os.str() + "}\n";
-  const auto& first = cell_tasks.front();
+  if (cells.empty() || cell_tasks[cells.front().index].empty()) return os.str() + "}\n";
+  const auto& first = cell_tasks[cells.front().index];
   for (std::size_t i = 0; i < node_order.size(); ++i) {
     const Task& t = tasks[first[i]];
     os << "  \"" << node_order[i] << "\" [label=\"" << node_order[i] << "\\n" << t.plugin->name() << "\"];\n";
@@ -400,7 +404,7 @@ std::string Plan::describe(bool verbose) const {
   std::ostringstream os;
   std::size_t cached = std::count_if(tasks.begin(), tasks.end(), [](const Task& t) { return !t.will_run; });
   os << "pipeline " << pipeline.name << " (" << pipeline_hash(pipeline).substr(0, 12) << ")\n";
-  os << "grid: " << cells.size() << (cells.size() == 1 ? " cell" : " cells");
+  os << "grid: " << grid_cells << (grid_cells == 1 ? " cell" : " cells");
   for (const auto& a : pipeline.grid.product) os << "; " << a.name << " x" << a.values.size();
   for (const auto& g : pipeline.grid.zipped) {
     os << "; (";
@@ -408,6 +412,9 @@ std::string Plan::describe(bool verbose) const {
     os << ") x" << g.front().values.size() << " zipped";
   }
   if (!pipeline.grid.exclude.empty()) os << "; " << pipeline.grid.exclude.size() << " exclusion rule(s)";
+  if (shard)
+    os << "\nshard " << shard->text() << ": " << cells.size() << (cells.size() == 1 ? " cell" : " cells")
+       << " (cell index % " << shard->count << " == " << shard->index << ")";
   os << "\norder: ";
   for (std::size_t i = 0; i < node_order.size(); ++i) os << (i ? " -> " : "") << node_order[i];
   os << "\ntasks: " << cells.size() * node_order.size() << " node runs, " << tasks.size() << " unique, " << cached
@@ -438,7 +445,7 @@ std::string Plan::canonical(bool all_cells) const {
   os << "[pipeline]\nname = " << toml_value(pipeline.name) << "\n";
   if (!pipeline.description.empty()) os << "description = " << toml_value(pipeline.description) << "\n";
   for (const auto& cell : cells) {
-    if (!all_cells && cell.index > 0) break;
+    if (!all_cells && cell.index != cells.front().index) break;
     os << "\n# cell " << cell.index << ": " << cell.label() << "\n";
     const auto& ct = cell_tasks[cell.index];
     for (std::size_t i = 0; i < ct.size(); ++i) {
@@ -471,6 +478,63 @@ nlohmann::json Plan::state() const {
     s[cell.label()] = c;
   }
   return s;
+}
+
+ShardSpec parse_shard(const std::string& text) {
+  auto fail = [&](const std::string& why) {
+    return std::invalid_argument("--shard '" + text + "': " + why + " (expected K/N with 0 <= K < N, e.g. 0/4)");
+  };
+  auto slash = text.find('/');
+  if (slash == std::string::npos) throw fail("no '/'");
+  auto number = [&](const std::string& part, const char* what) -> std::size_t {
+    if (part.empty() || part.size() > 9 || !std::all_of(part.begin(), part.end(), [](unsigned char c) { return std::isdigit(c); }))
+      throw fail(std::string(what) + " is not a non-negative integer");
+    return std::stoul(part);
+  };
+  ShardSpec s;
+  s.index = number(text.substr(0, slash), "K");
+  s.count = number(text.substr(slash + 1), "N");
+  if (s.count == 0) throw fail("N must be at least 1");
+  if (s.index >= s.count) throw fail("K must be smaller than N");
+  return s;
+}
+
+void restrict_to_shard(Plan& plan, const ShardSpec& shard) {
+  std::vector<Cell> kept;
+  for (auto& c : plan.cells)
+    if (c.index % shard.count == shard.index) kept.push_back(std::move(c));
+  std::set<std::size_t> kept_cells;
+  for (const auto& c : kept) kept_cells.insert(c.index);
+  // Tasks the shard's cells use, plus everything upstream of them (deps precede dependents, so
+  // one backward sweep closes the set).
+  std::vector<bool> needed(plan.tasks.size(), false);
+  for (std::size_t ci = 0; ci < plan.cell_tasks.size(); ++ci) {
+    if (!kept_cells.count(ci)) {
+      plan.cell_tasks[ci].clear();
+      continue;
+    }
+    for (auto t : plan.cell_tasks[ci]) needed[t] = true;
+  }
+  for (std::size_t t = plan.tasks.size(); t-- > 0;)
+    if (needed[t])
+      for (auto d : plan.tasks[t].deps) needed[d] = true;
+  std::vector<std::size_t> renumber(plan.tasks.size(), SIZE_MAX);
+  std::vector<Task> tasks;
+  for (std::size_t t = 0; t < plan.tasks.size(); ++t) {
+    if (!needed[t]) continue;
+    renumber[t] = tasks.size();
+    tasks.push_back(std::move(plan.tasks[t]));
+  }
+  for (auto& t : tasks) {
+    for (auto& in : t.inputs) in.task = renumber[in.task];
+    for (auto& d : t.deps) d = renumber[d];
+    std::erase_if(t.uses, [&](const auto& use) { return !kept_cells.count(use.first); });
+  }
+  for (auto& ct : plan.cell_tasks)
+    for (auto& t : ct) t = renumber[t];
+  plan.tasks = std::move(tasks);
+  plan.cells = std::move(kept);
+  plan.shard = shard;
 }
 
 }  // namespace biaslab

@@ -1,0 +1,25 @@
+#pragma once
+// A synthetic mini-study with known numbers, written through the results database API: two
+// sizes ({name = "small"/"base"} tables, like pipelines/quickstart.toml) x four checkpoints
+// (frac0.2 .. frac1.0) x two models (base "pretrain", compressed "int8"), scored by a "crows"
+// node (crows_pairs.metric_score: overall, gender, race, with .diff rows) and a "stereoset"
+// node (stereoset.ss and the LM score stereoset.lms). Values (size s, step k, model m):
+//   crows overall  = 50 + 2k + 3s + 1.5m, CI = value -+ 2; gender = overall + 5; race = overall - 5
+//   int8 diff rows = 1.5, CI [0.5, 2.5], permutation_p: overall 0.0312, gender 0.5, race 0.001
+//   stereoset.ss   = 55 + k - s + 0.5m
+//   stereoset.lms  = kLms[s][m][k] below: trade-off (max LMS) small/pretrain frac0.4,
+//                    small/int8 frac0.7, base/pretrain frac1.0, base/int8 frac0.2
+#include <filesystem>
+
+namespace biaslab::test {
+
+inline constexpr double kLms[2][2][4] = {{{80, 90, 85, 84}, {79, 83, 88, 87}},
+                                         {{81, 82, 83, 95}, {92, 85, 86, 88}}};
+
+// Creates run_dir (removing what was there) and writes run_dir/results.sqlite.
+void write_mini_study(const std::filesystem::path& run_dir);
+
+// A fresh empty folder under the test binary dir (or /tmp).
+std::filesystem::path fresh_dir(const std::string& name);
+
+}  // namespace biaslab::test
