@@ -112,8 +112,10 @@ BOOST_AUTO_TEST_CASE(plan_then_run_then_everything_cached) {
   BOOST_TEST_INFO(r.err);
   BOOST_TEST(r.code == 0);
   BOOST_TEST(w.executions().size() == 5u);
-  for (const char* file : {"results.sqlite", "results.csv", "results.json", "provenance.json", "state.json", "biaslab.log"})
+  for (const char* file : {"results.sqlite", "results.csv", "results.json", "provenance.json", "state.json", "biaslab.log",
+                           "report.html", "report.md"})
     BOOST_TEST(fs::exists(w.dir / "run" / file), file);
+  BOOST_TEST(r.err.find("report: " + (w.dir / "run" / "report.html").string()) != std::string::npos);
   auto prov = nlohmann::json::parse(read_file(w.dir / "run" / "provenance.json"));
   BOOST_TEST(prov.dump().find("\"test.scale\"") != std::string::npos);
   BOOST_TEST(prov.dump().find("libtorch") != std::string::npos);
@@ -129,8 +131,10 @@ BOOST_AUTO_TEST_CASE(plan_then_run_then_everything_cached) {
 
   r = w.biaslab("plan " + f.string());
   BOOST_TEST(r.out.find("tasks: 6 node runs, 5 unique, 5 cached, 0 to run") != std::string::npos);
-  r = w.biaslab("run " + f.string());
+  fs::remove(w.dir / "run" / "report.html");
+  r = w.biaslab("run --no-report " + f.string());
   BOOST_TEST(r.code == 0);
+  BOOST_TEST(!fs::exists(w.dir / "run" / "report.html"));
   BOOST_TEST(w.executions().size() == 5u);  // nothing ran again
   BOOST_TEST(r.err.find("0 ran, 5 cached, 0 failed, 0 skipped") != std::string::npos);
 

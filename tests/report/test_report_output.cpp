@@ -228,6 +228,28 @@ BOOST_AUTO_TEST_CASE(pythia_layout_numeric_axes) {
   BOOST_TEST(summary.plots == 8u);
 }
 
+// What `biaslab run` prints at the end: bias metrics and the LM score at the last checkpoint.
+BOOST_AUTO_TEST_CASE(headline_table_at_last_checkpoint) {
+  const fs::path dir = test::fresh_dir("headline");
+  test::write_mini_study(dir);
+  const auto table = report::headline_table(dir);
+  BOOST_TEST_MESSAGE(table);
+  std::istringstream lines(table);
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(lines, line);) rows.push_back(line);
+  BOOST_REQUIRE_EQUAL(rows.size(), 6u);  // title, header, 2 sizes x 2 models
+  BOOST_TEST(contains(rows[0], "frac1.0"));
+  BOOST_TEST((contains(rows[1], "crows_pairs.metric_score") && contains(rows[1], "stereoset.ss") &&
+             contains(rows[1], "stereoset.lms")));
+  // crows overall = 50 + 2k + 3s + 1.5m with CI -+ 2, stereoset.ss = 55 + k - s + 0.5m, lms = kLms[s][m][3]
+  BOOST_TEST(rows[0] == "at checkpoint = frac1.0 (overall; 95% CI)");
+  BOOST_TEST(rows[2] == "size=small  pretrain  56.0000 [54.0000, 58.0000]  58.0000       84.0000");
+  BOOST_TEST(rows[3] == "size=small  int8      57.5000 [55.5000, 59.5000]  58.5000       87.0000");
+  BOOST_TEST(rows[4] == "size=base   pretrain  59.0000 [57.0000, 61.0000]  57.0000       95.0000");
+  BOOST_TEST(rows[5] == "size=base   int8      60.5000 [58.5000, 62.5000]  57.5000       88.0000");
+  BOOST_TEST(report::headline_table(dir, 2).find("more rows in the report") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(cli_command) {
   const fs::path dir = test::fresh_dir("cli");
   test::write_mini_study(dir);

@@ -58,6 +58,12 @@ struct ReportSummary {
 // Missing data never throws: the plot or table is left out with a note.
 BIASLAB_API ReportSummary write_report(const ReportOptions& options);
 
+// The headline numbers of a finished run as an aligned text table (what `biaslab run` prints at
+// the end): every headline bias metric and the LM score, "overall" category, per facet and model,
+// at the last pretraining step, with 95% CIs. Empty when the run has no such results; at most
+// max_rows rows. Throws like write_report when the database cannot be read.
+BIASLAB_API std::string headline_table(const std::filesystem::path& run_dir, std::size_t max_rows = 40);
+
 // ---- pieces, exported for tests ----------------------------------------------------------------
 
 // Position of a grid value on the pretraining axis: "step143000" -> 143000, "frac0.2" -> 0.2,

@@ -13,6 +13,7 @@
 #include "biaslab/executor.hpp"
 #include "biaslab/plan.hpp"
 #include "biaslab/provenance.hpp"
+#include "biaslab/report.hpp"
 #include "biaslab/results_db.hpp"
 #include "cli/commands.hpp"
 #include "cli/runtime_setup.hpp"
@@ -40,6 +41,7 @@ struct PipelineArgs {
   bool dump = false;
   bool all_cells = false;
   bool help = false;
+  bool no_report = false;
   std::string shard_text;            // --shard K/N as given
   std::optional<ShardSpec> shard;
 };
@@ -54,7 +56,10 @@ po::options_description pipeline_options(PipelineArgs& a, const std::string& com
         "force-all", po::bool_switch(&a.force_all), "re-run every node")(
         "shard", po::value(&a.shard_text), "K/N: only the cells with index % N == K and the tasks they need "
                                            "(Slurm array jobs; results in <run-dir>/shards/K-of-N)");
-  if (command == "run") d.add_options()("jobs,j", po::value(&a.jobs)->default_value(1), "tasks run in parallel");
+  if (command == "run")
+    d.add_options()("jobs,j", po::value(&a.jobs)->default_value(1), "tasks run in parallel")(
+        "no-report", po::bool_switch(&a.no_report),
+        "do not write report.html / report.md at the end (biaslab report RUN_DIR writes them later)");
   if (command == "plan")
     d.add_options()("dot", po::bool_switch(&a.dot), "print the DAG as Graphviz DOT")(
         "summary", po::bool_switch(&a.quiet), "only the summary, not every cell");
@@ -327,6 +332,22 @@ int cmd_run(const Args& args, const GlobalOptions& g) {
       std::cerr << "  failed: " << plan.tasks[t].node << " (" << plan.tasks[t].plugin->name()
                 << "): " << outcome.tasks[t].error << "\n";
   std::cerr << "results: " << db.path().string() << "  (biaslab results " << run_dir.string() << ")\n";
+  // A finished study gets its report and headline numbers; a shard's partial results do not (the
+  // collect run over the whole grid writes them). Reporting never changes the run's exit status.
+  if (!interrupted && !a.shard && !a.no_report) {
+    try {
+      report::ReportOptions report_options;
+      report_options.run_dir = run_dir;
+      const auto summary = report::write_report(report_options);
+      const auto headline = report::headline_table(run_dir);
+      if (!headline.empty()) std::cout << "\n" << headline;
+      for (const auto& file : summary.written)
+        if (file.extension() == ".html") std::cerr << "report: " << file.string() << "\n";
+      if (!summary.plots_available) std::cerr << "report: gnuplot not found, report.html has no plots\n";
+    } catch (const std::exception& e) {
+      logger->warn("report not written: {}", e.what());
+    }
+  }
   if (interrupted) return 130;
   return outcome.ok() ? 0 : 1;
 }
