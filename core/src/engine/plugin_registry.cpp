@@ -125,7 +125,10 @@ void PluginRegistry::discover(const std::vector<std::filesystem::path>& extra_di
       try {
         load(f);
       } catch (const std::exception& e) {
-        errors_.push_back({f, e.what()});
+        // Errors raised inside the library (e.g. by its static initialisers) do not name it.
+        std::string message = e.what();
+        if (message.find(f.string()) == std::string::npos) message = "cannot load plugin " + f.string() + ": " + message;
+        errors_.push_back({f, message});
       }
     }
   }
