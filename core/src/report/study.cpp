@@ -63,6 +63,7 @@ void push_unique(std::vector<T>& v, const T& x) {
 double ideal_value(const std::string& metric) {
   if (metric == "crows_pairs.metric_score" || metric == "crows_pairs.stereotype_score" ||
       metric == "crows_pairs.antistereotype_score" || metric == "crows_pairs.pct_stereotype" ||
+      metric == "crows_pairs.probes.metric_score" || metric == "crows_pairs.probes_control.metric_score" ||
       metric == "stereoset.ss")
     return 50.0;
   if (metric == "seat.effect_size" || metric == "seat.mean_abs_effect_size" ||
@@ -72,7 +73,9 @@ double ideal_value(const std::string& metric) {
 }
 
 bool is_default_bias_metric(const std::string& metric) {
-  return metric == "crows_pairs.metric_score" || metric == "stereoset.ss" ||
+  // crows_pairs.probes.*: CrowS-Pairs scoring of corpus.synthetic's planted probes (quickstart).
+  return metric == "crows_pairs.metric_score" || metric == "crows_pairs.probes.metric_score" ||
+         metric == "crows_pairs.probes_control.metric_score" || metric == "stereoset.ss" ||
          metric == "seat.effect_size" || metric == "bbq.amb_bias_score" ||
          metric == "bbq.disamb_bias_score";
 }
