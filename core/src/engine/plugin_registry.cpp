@@ -78,8 +78,12 @@ const LoadedPlugin& PluginRegistry::load(const std::filesystem::path& file) {
   auto lib = std::make_shared<boost::dll::shared_library>();
   boost::system::error_code ec;
   lib->load(file.string(), boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
-  if (ec) throw std::runtime_error(file.string() + ": cannot load plugin: " + ec.message() +
-                                   (dlerror() ? std::string(" (") + dlerror() + ")" : std::string()));
+  if (ec) {
+    // dlerror() clears its message when read: read it once (it may already be gone).
+    const char* why = dlerror();
+    throw std::runtime_error(file.string() + ": cannot load plugin: " + ec.message() +
+                             (why != nullptr ? std::string(" (") + why + ")" : std::string()));
+  }
   if (!lib->has("biaslab_plugin"))
     throw std::runtime_error(file.string() + ": not a biaslab plugin (no 'biaslab_plugin' entry point; "
                                              "use BIASLAB_PLUGIN(descriptor))");
