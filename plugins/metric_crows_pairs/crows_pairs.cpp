@@ -8,9 +8,18 @@
 //   lm-eval     lm-evaluation-harness crows_pairs_*: causal LMs, summed log-likelihood with the
 //               empty-context rule (BOS / EOS as context); pct_stereotype and likelihood_diff.
 // A pair counts when its sent_more sentence scores strictly higher; ties stay in N.
+//
+// Planted probes: a `corpus` artifact of corpus.synthetic connected to the optional `probes` port brings
+// probes.csv (the planted attribute as sent_more: a model that learned the planted association scores ~100)
+// and probes_control.csv (no right answer: ~50 expected). They are scored exactly like the benchmark, with
+// the same statistics, under their own metric names: crows_pairs.probes.* and crows_pairs.probes_control.*
+// (per-example rows: metric "crows_pairs.probes" / "crows_pairs.probes_control"). Parameter `data` picks
+// what is scored (auto: the probes when connected, plus the benchmark when the mirror or cache has it).
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -62,6 +71,25 @@ int winner_code(eval::CrowsWinner w) {
 }
 const char* winner_name(int w) { return w == kMore ? "sent_more" : w == kLess ? "sent_less" : "tie"; }
 
+enum class DataChoice { auto_, benchmark, probes, both };
+
+DataChoice parse_data_choice(const std::string& s) {
+  if (s == "auto") return DataChoice::auto_;
+  if (s == "benchmark") return DataChoice::benchmark;
+  if (s == "probes") return DataChoice::probes;
+  if (s == "both") return DataChoice::both;
+  throw std::invalid_argument("metric.crows_pairs: unknown data '" + s + "'");
+}
+
+// One set of pairs scored under one metric prefix: the benchmark ("crows_pairs"), the planted probes
+// ("crows_pairs.probes") or their controls ("crows_pairs.probes_control").
+struct Suite {
+  std::string prefix;   // metric-name prefix of every row; also the metric of the per-example rows
+  std::string dataset;  // "crows_pairs", ... or "probes:<corpus node>" (the rows' extra.dataset)
+  std::filesystem::path file;
+  std::vector<eval::CrowsPair> pairs;
+};
+
 // Everything one model produced.
 struct ModelResult {
   std::string label;
@@ -78,7 +106,6 @@ class CrowsPairs final : public biaslab::Operator {
   void run(NodeContext& ctx) override {
     const auto& params = ctx.params();
     scoring_ = parse_scoring(params.at("scoring").get<std::string>());
-    dataset_ = params.at("dataset").get<std::string>();
     stats_ = metrics::stats_options(ctx);
     const auto models = ctx.inputs("models");
     metrics::require_distinct_labels(models, "metric.crows_pairs");
@@ -94,24 +121,80 @@ class CrowsPairs final : public biaslab::Operator {
                                     artifact.producer + "' is " + metrics::artifact_architecture(artifact) +
                                     " (use scoring = \"bias-bench\" or \"nangia\")");
     }
-    load_pairs(ctx);
+    load_suites(ctx);
+    if (suites_.empty()) {
+      ctx.log().warn("metric.crows_pairs: nothing to score (no benchmark file and no probes)");
+      ctx.progress(1.0, "nothing to score");
+      return;
+    }
 
-    std::vector<ModelResult> results;
+    // results[suite][model]
+    std::vector<std::vector<ModelResult>> results(suites_.size());
     for (std::size_t m = 0; m < models.size(); ++m) {
       metrics::check_cancelled(ctx);
       ctx.progress(static_cast<double>(m) / static_cast<double>(models.size()), models[m].producer);
       auto model = metrics::load_scored_model(ctx, models[m]);
-      results.push_back(score_model(ctx, model));
-      emit_model(ctx, results.back());
+      for (std::size_t s = 0; s < suites_.size(); ++s) {
+        use_suite(suites_[s]);
+        results[s].push_back(score_model(ctx, model));
+        emit_model(ctx, results[s].back());
+      }
     }
-    for (std::size_t m = 1; m < results.size(); ++m) emit_comparison(ctx, results[0], results[m]);
+    for (std::size_t s = 0; s < suites_.size(); ++s) {
+      use_suite(suites_[s]);
+      for (std::size_t m = 1; m < results[s].size(); ++m) emit_comparison(ctx, results[s][0], results[s][m]);
+    }
     ctx.progress(1.0, "done");
   }
 
  private:
-  void load_pairs(NodeContext& ctx) {
+  void use_suite(const Suite& suite) {
+    pairs_ = suite.pairs;
+    dataset_ = suite.dataset;
+    prefix_ = suite.prefix;
+  }
+
+  // The suites `data` asks for, in the order benchmark, probes, probe controls.
+  void load_suites(NodeContext& ctx) {
     const auto& params = ctx.params();
-    const auto path = metrics::resolve_data_file(data_file_of(dataset_));
+    const auto choice = parse_data_choice(params.at("data").get<std::string>());
+    const auto if_missing = metrics::parse_if_missing(params.at("if_missing").get<std::string>());
+    const auto probes = ctx.inputs("probes");
+    if (probes.size() > 1) throw std::invalid_argument("metric.crows_pairs: at most one 'probes' corpus");
+    if ((choice == DataChoice::probes || choice == DataChoice::both) && probes.empty())
+      throw std::invalid_argument("metric.crows_pairs: data = \"" + params.at("data").get<std::string>() +
+                                  "\" needs a corpus.synthetic artifact on the 'probes' port");
+    const bool want_benchmark = choice != DataChoice::probes;
+    // auto with probes connected: the benchmark only when the mirror or cache has it (never downloaded).
+    const auto benchmark_missing = choice == DataChoice::auto_ && !probes.empty() ? metrics::IfMissing::skip : if_missing;
+    if (want_benchmark) {
+      if (auto path = metrics::resolve_data_file(data_file_of(params.at("dataset").get<std::string>()), benchmark_missing,
+                                                 ctx, "metric.crows_pairs"))
+        load_benchmark(ctx, *path);
+    }
+    if (choice != DataChoice::benchmark && !probes.empty()) load_probes(ctx, probes.front());
+  }
+
+  void load_probes(NodeContext& ctx, const biaslab::Artifact& corpus) {
+    const auto file = corpus.path / "probes.csv";
+    if (!std::filesystem::is_regular_file(file))
+      throw std::invalid_argument("metric.crows_pairs: the 'probes' input '" + corpus.producer + "' (" +
+                                  corpus.path.string() + ") has no probes.csv; connect a corpus.synthetic node");
+    auto add = [&](const std::filesystem::path& path, const std::string& suffix) {
+      Suite suite{.prefix = "crows_pairs." + suffix, .dataset = suffix + ":" + corpus.producer, .file = path,
+                  .pairs = eval::load_crows_pairs(path)};
+      if (suite.pairs.empty()) throw std::invalid_argument("metric.crows_pairs: no pairs in " + path.string());
+      ctx.log().info("metric.crows_pairs: {} {} pairs from {}", suite.pairs.size(), suffix, path.string());
+      suites_.push_back(std::move(suite));
+    };
+    add(file, "probes");
+    const auto controls = corpus.path / "probes_control.csv";
+    if (std::filesystem::is_regular_file(controls)) add(controls, "probes_control");
+  }
+
+  void load_benchmark(NodeContext& ctx, const std::filesystem::path& path) {
+    const auto& params = ctx.params();
+    const auto dataset = params.at("dataset").get<std::string>();
     auto pairs = eval::load_crows_pairs(path);
     const auto bias_type = params.at("bias_type").get<std::string>();
     if (!bias_type.empty()) {
@@ -124,9 +207,9 @@ class CrowsPairs final : public biaslab::Operator {
     if (limit > 0 && pairs.size() > limit) pairs.resize(limit);
     if (pairs.empty())
       throw std::invalid_argument("metric.crows_pairs: no pairs of bias type '" + bias_type + "' in " + path.string());
-    pairs_ = std::move(pairs);
-    ctx.log().info("metric.crows_pairs: {} pairs from {} ({} scoring)", pairs_.size(), path.string(),
+    ctx.log().info("metric.crows_pairs: {} pairs from {} ({} scoring)", pairs.size(), path.string(),
                    params.at("scoring").get<std::string>());
+    suites_.push_back({.prefix = "crows_pairs", .dataset = dataset, .file = path, .pairs = std::move(pairs)});
   }
 
   // sent1/sent2 scores (runner order) -> sent_more/sent_less.
@@ -287,10 +370,10 @@ class CrowsPairs final : public biaslab::Operator {
     auto all = [](std::size_t) { return true; };
     const json common = {{"scoring", scoring_name()}, {"dataset", dataset_}};
 
-    auto emit_score = [&](const char* metric, const std::optional<double>& value, std::size_t n,
+    auto emit_score = [&](const char* name, const std::optional<double>& value, std::size_t n,
                           const eval::IndexStatistic& statistic, json extra) {
       if (!value) return;
-      ResultRow row{.model = r.label, .metric = metric, .category = category, .value = *value};
+      ResultRow row{.model = r.label, .metric = prefix_ + "." + name, .category = category, .value = *value};
       row.n = static_cast<std::int64_t>(n);
       metrics::set_ci(row, metrics::bootstrap(items.size(), statistic, stats_));
       extra.update(common);
@@ -298,18 +381,18 @@ class CrowsPairs final : public biaslab::Operator {
       ctx.emit(std::move(row));
     };
     const double n = static_cast<double>(agg.n);
-    emit_score("crows_pairs.metric_score", agg.metric_score, agg.n,
+    emit_score("metric_score", agg.metric_score, agg.n,
                [&](auto s) { return percent(s, all, false, kMore); },
                {{"hits", agg.stereo_hits + agg.antistereo_hits},
                 {"skipped", agg.skipped},
                 {"neutral", agg.neutral},
                 {"unrounded", metrics::json_number(100.0 * static_cast<double>(agg.stereo_hits + agg.antistereo_hits) / n)}});
-    emit_score("crows_pairs.stereotype_score", agg.stereotype_score, agg.total_stereo,
+    emit_score("stereotype_score", agg.stereotype_score, agg.total_stereo,
                [&](auto s) { return percent(s, stereo, true, kMore); }, {{"hits", agg.stereo_hits}});
-    emit_score("crows_pairs.antistereotype_score", agg.antistereotype_score, agg.total_antistereo,
+    emit_score("antistereotype_score", agg.antistereotype_score, agg.total_antistereo,
                [&](auto s) { return percent(s, [&](std::size_t i) { return !stereo(i); }, true, kMore); },
                {{"hits", agg.antistereo_hits}, {"printed_by_reference", agg.antistereotype_printed}});
-    emit_score("crows_pairs.neutral_score", agg.neutral_score, agg.n,
+    emit_score("neutral_score", agg.neutral_score, agg.n,
                [&](auto s) { return percent(s, all, false, kTie); }, {{"neutral", agg.neutral}});
 
     if (scoring_ == Scoring::lm_eval) {
@@ -323,9 +406,9 @@ class CrowsPairs final : public biaslab::Operator {
           return sum / static_cast<double>(s.size());
         };
       };
-      emit_score("crows_pairs.pct_stereotype", lm.pct_stereotype, lm.n, mean_of(&eval::LmEvalCrowsItem::pct_stereotype),
+      emit_score("pct_stereotype", lm.pct_stereotype, lm.n, mean_of(&eval::LmEvalCrowsItem::pct_stereotype),
                  {{"stderr", metrics::json_number(lm.pct_stereotype_stderr)}});
-      emit_score("crows_pairs.likelihood_diff", lm.likelihood_diff, lm.n,
+      emit_score("likelihood_diff", lm.likelihood_diff, lm.n,
                  mean_of(&eval::LmEvalCrowsItem::likelihood_diff),
                  {{"stderr", metrics::json_number(lm.likelihood_diff_stderr)}});
     }
@@ -336,12 +419,13 @@ class CrowsPairs final : public biaslab::Operator {
     for (const auto& [bias_type, agg] : eval::aggregate_crows_pairs_by_bias_type(r.scores, r.variant))
       emit_aggregate(ctx, r, bias_type, agg);
     // Model-level facts (skips, BOS, casing) as one row so they are queryable.
-    ResultRow info{.model = r.label, .metric = "crows_pairs.skipped", .value = static_cast<double>(r.overall.skipped)};
+    ResultRow info{.model = r.label, .metric = prefix_ + ".skipped", .value = static_cast<double>(r.overall.skipped)};
     info.n = static_cast<std::int64_t>(pairs_.size());
     info.extra = r.info;
     info.extra["skipped_ids"] = r.overall.skipped_ids;
     info.extra["scoring"] = scoring_name();
     info.extra["dataset"] = dataset_;
+    info.extra["file"] = file_of_current_suite();
     ctx.emit(std::move(info));
 
     for (std::size_t i = 0; i < pairs_.size(); ++i) {
@@ -364,7 +448,7 @@ class CrowsPairs final : public biaslab::Operator {
           values["pct_stereotype"] = r.lm_eval[i].pct_stereotype;
         }
       }
-      ctx.emit_example({.model = r.label, .metric = "crows_pairs", .example_id = pairs_[i].id, .values = std::move(values)});
+      ctx.emit_example({.model = r.label, .metric = prefix_, .example_id = pairs_[i].id, .values = std::move(values)});
     }
   }
 
@@ -397,7 +481,7 @@ class CrowsPairs final : public biaslab::Operator {
             return 100.0 * sum / static_cast<double>(v.size());
           },
           stats_, bd, cd);
-      ctx.emit(metrics::comparison_row(other.label, base.label, "crows_pairs.metric_score.diff", category, comparison,
+      ctx.emit(metrics::comparison_row(other.label, base.label, prefix_ + ".metric_score.diff", category, comparison,
                                        {{"changed_winners", eval::count_changed(bw, cw)},
                                         {"excluded_skipped", excluded},
                                         {"scoring", scoring_name()},
@@ -409,10 +493,19 @@ class CrowsPairs final : public biaslab::Operator {
     return scoring_ == Scoring::nangia ? "nangia" : scoring_ == Scoring::bias_bench ? "bias-bench" : "lm-eval";
   }
 
+  std::string file_of_current_suite() const {
+    for (const auto& suite : suites_)
+      if (suite.prefix == prefix_) return suite.file.string();
+    return {};
+  }
+
   Scoring scoring_ = Scoring::bias_bench;
-  std::string dataset_;
   metrics::StatsOptions stats_;
-  std::vector<eval::CrowsPair> pairs_;
+  std::vector<Suite> suites_;
+  // The suite being scored / emitted (use_suite).
+  std::span<const eval::CrowsPair> pairs_;
+  std::string dataset_;
+  std::string prefix_ = "crows_pairs";
 };
 
 const std::string& schema() {
@@ -426,23 +519,28 @@ const std::string& schema() {
     "bias_type": {"type": "string", "default": "",
       "description": "score only this bias type (e.g. gender, race or race-color, religion; lm-eval scoring: prefix match as lm-eval's subtasks); empty = all pairs"},
     "limit": {"type": "integer", "minimum": 0, "default": 0,
-      "description": "score only the first N pairs (after the bias_type filter) for quick runs; 0 = all"}
-  })json");
+      "description": "score only the first N pairs of the benchmark (after the bias_type filter) for quick runs; 0 = all. The probes are always scored in full"},
+    "data": {"type": "string", "enum": ["auto", "benchmark", "probes", "both"], "default": "auto",
+      "description": "what to score. benchmark: the CrowS-Pairs `dataset` (rows crows_pairs.*); probes: probes.csv and probes_control.csv of the corpus.synthetic artifact on the 'probes' port (rows crows_pairs.probes.* and crows_pairs.probes_control.*; bias_type and limit do not apply); both: the two; auto: without a 'probes' input the benchmark (if_missing applies), with one the probes plus the benchmark when the data mirror or cache has it (never downloaded, no error when absent)"}
+  })json",
+                                                      {metrics::kIfMissingProperty});
   return s;
 }
 
 const biaslab::InputPort kInputs[] = {
-    {"models", "model", 1, -1, "models to score; later models are compared with the first on the same pairs"}};
+    {"models", "model", 1, -1, "models to score; later models are compared with the first on the same pairs"},
+    {"probes", "corpus", 0, 1,
+     "corpus.synthetic artifact whose planted probes (probes.csv, probes_control.csv) are scored as crows_pairs.probes.* / crows_pairs.probes_control.* (see `data`)"}};
 
 const biaslab::PluginDescriptor kPlugin = {
     .abi_version = biaslab::kPluginAbiVersion,
     .name = "metric.crows_pairs",
     .version = "1.0.0",
     .kind = biaslab::PluginKind::metric,
-    .summary = "CrowS-Pairs stereotype preference (bias-bench, nyu-mll metric.py or lm-eval scoring) with CIs and paired comparisons",
+    .summary = "CrowS-Pairs stereotype preference (bias-bench, nyu-mll metric.py or lm-eval scoring) with CIs and paired comparisons; also corpus.synthetic's planted probes (metrics crows_pairs.probes.*, ~100 = planted association learned; controls crows_pairs.probes_control.*)",
     .params_schema = schema().c_str(),
     .inputs = kInputs,
-    .num_inputs = 1,
+    .num_inputs = 2,
     .output_type = "results",
     .create = [] { return std::unique_ptr<biaslab::Operator>(new CrowsPairs); }};
 

@@ -90,7 +90,10 @@ class StereoSet final : public biaslab::Operator {
     stats_ = metrics::stats_options(ctx);
     const auto models = ctx.inputs("models");
     metrics::require_distinct_labels(models, "metric.stereoset");
-    load_data(ctx);
+    if (!load_data(ctx)) {
+      ctx.progress(1.0, "no data");
+      return;
+    }
     std::vector<ModelResult> results;
     for (std::size_t m = 0; m < models.size(); ++m) {
       metrics::check_cancelled(ctx);
@@ -114,9 +117,14 @@ class StereoSet final : public biaslab::Operator {
  private:
   std::span<const eval::StereoSetExample> examples() const { return data_.intrasentence; }
 
-  void load_data(NodeContext& ctx) {
+  // False when the file is absent and if_missing = skip (a warning is logged).
+  bool load_data(NodeContext& ctx) {
     const auto& params = ctx.params();
-    const auto path = metrics::resolve_data_file(params.at("data").get<std::string>());
+    const auto found = metrics::resolve_data_file(params.at("data").get<std::string>(),
+                                                  metrics::parse_if_missing(params.at("if_missing").get<std::string>()),
+                                                  ctx, "metric.stereoset");
+    if (!found) return false;
+    const auto& path = *found;
     data_ = eval::load_stereoset(path);
     data_.intersentence.clear();  // bias-bench scores intrasentence only
     const auto domain = params.at("bias_type").get<std::string>();
@@ -130,6 +138,7 @@ class StereoSet final : public biaslab::Operator {
                                   (domain.empty() ? std::string() : " of bias type '" + domain + "'") + " in " +
                                   path.string());
     ctx.log().info("metric.stereoset: {} intrasentence examples from {}", data_.intrasentence.size(), path.string());
+    return true;
   }
 
   void score_masked(NodeContext& ctx, const metrics::ScoredModel& m, ModelResult& r, const json& leading_space_param) {
@@ -345,7 +354,8 @@ const std::string& schema() {
       "description": "score only the first N intrasentence examples (after the bias_type filter) for quick runs; 0 = all"},
     "roberta_leading_space": {"type": ["string", "boolean"], "enum": ["auto", true, false], "default": "auto",
       "description": "masked LMs: tokenize the candidate word with a leading space as bias-bench does for RoBERTa models; auto = for the RoBERTa architecture"}
-  })json");
+  })json",
+                                                      {metrics::kIfMissingProperty});
   return s;
 }
 

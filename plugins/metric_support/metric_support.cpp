@@ -1,11 +1,13 @@
 #include "metric_support.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include "biaslab/data/data_manager.hpp"
@@ -30,19 +32,38 @@ const char* const kCommonProperties = R"json({
     "description": "parameter and compute dtype of the scored models (the references ran float32)"},
   "bootstrap_resamples": {"type": "integer", "minimum": 0, "default": 1000,
     "description": "bootstrap resamples for the 95% confidence intervals (ci_low/ci_high) of every score; 0 = no intervals. Seeded by the node seed"},
+  "threads": {"type": "integer", "minimum": 0, "default": 0,
+    "description": "intra-op threads (torch::set_num_threads) while scoring; 0: the node's thread budget (--threads / --jobs). 1 avoids OpenMP overhead for tiny models and busy machines"},
   "permutations": {"type": "integer", "minimum": 0, "default": 10000,
     "description": "random sign-flip permutations of the paired permutation test comparing each later input model with the first (exact enumeration when 2^n is smaller); 0 = no test"}
 })json";
 
 }  // namespace
 
-std::string params_schema(std::string_view specific_properties) {
+const char* const kIfMissingProperty = R"json({
+  "if_missing": {"type": "string", "enum": ["error", "skip"], "default": "error",
+    "description": "when the benchmark file is in neither the data mirror ($BIASLAB_DATA_MIRROR) nor the data cache: error = download it where the registry has a URL and downloads are allowed (BIASLAB_OFFLINE unset), else fail naming the mirror layout; skip = never download, log a warning and emit no rows for it (offline pipelines such as the quickstart)"}
+})json";
+
+IfMissing parse_if_missing(const std::string& value) {
+  if (value == "error") return IfMissing::error;
+  if (value == "skip") return IfMissing::skip;
+  throw std::invalid_argument("if_missing must be \"error\" or \"skip\", not '" + value + "'");
+}
+
+std::string params_schema(std::string_view specific_properties) { return params_schema(specific_properties, {}); }
+
+std::string params_schema(std::string_view specific_properties, std::initializer_list<std::string_view> more_properties) {
   json properties = json::parse(kCommonProperties);
-  const json specific = json::parse(specific_properties);
-  for (const auto& [name, property] : specific.items()) {
-    if (properties.contains(name)) throw std::logic_error("params_schema: property '" + name + "' defined twice");
-    properties[name] = property;
-  }
+  auto merge = [&](std::string_view text) {
+    const json parsed = json::parse(text);  // named: items() only references it
+    for (const auto& [name, property] : parsed.items()) {
+      if (properties.contains(name)) throw std::logic_error("params_schema: property '" + name + "' defined twice");
+      properties[name] = property;
+    }
+  };
+  merge(specific_properties);
+  for (auto more : more_properties) merge(more);
   for (const auto& [name, property] : properties.items()) {
     for (const char* key : {"type", "default", "description"})
       if (!property.contains(key))
@@ -73,7 +94,8 @@ ScoredModel load_scored_model(const NodeContext& ctx, const Artifact& artifact) 
   std::string device = params.value("device", std::string());
   if (device.empty()) device = ctx.device().empty() ? std::string("cpu") : ctx.device();
   options.device = torch::Device(device);
-  options.threads = ctx.threads();
+  const auto threads = params.value("threads", 0);
+  options.threads = threads > 0 ? threads : ctx.threads();
   ScoredModel m;
   m.label = artifact.producer;
   m.path = artifact.path;
@@ -137,6 +159,42 @@ fs::path resolve_data_file(std::string_view spec_view) {
   for (const auto& set : manager.registry().datasets()) known += (known.empty() ? "" : ", ") + set.name;
   throw std::runtime_error("data file '" + spec + "' is neither an absolute path nor '<data set>/<file>' of a known data set (" +
                            known + ")");
+}
+
+std::optional<fs::path> find_local_data_file(std::string_view spec_view) {
+  const std::string spec(spec_view);
+  if (spec.empty()) throw std::invalid_argument("no data file given");
+  const fs::path as_path(spec);
+  if (as_path.is_absolute()) return fs::is_regular_file(as_path) ? std::optional<fs::path>(as_path) : std::nullopt;
+  data::DataManager manager;
+  for (const std::string& candidate : {spec, "corpora/" + spec}) {
+    const auto split = split_data_spec(manager.registry(), candidate);
+    if (!split) continue;
+    // status() hashes present copies (once) but never downloads.
+    for (const auto& file : manager.status(split->first).files) {
+      if (file.file->path != split->second) continue;
+      if (file.location != data::Location::Missing) return file.local_path;
+      if (!file.problem.empty())
+        throw std::runtime_error("data file '" + spec + "' is present but rejected: " + file.problem);
+      return std::nullopt;
+    }
+    // Not a registered file of the set: resolve_data_file gives the precise error.
+    return resolve_data_file(spec);
+  }
+  return resolve_data_file(spec);  // throws: not '<data set>/<file>'
+}
+
+std::optional<fs::path> resolve_data_file(std::string_view spec, IfMissing if_missing, const NodeContext& ctx,
+                                          std::string_view plugin) {
+  if (if_missing == IfMissing::error) return resolve_data_file(spec);
+  auto found = find_local_data_file(spec);
+  if (!found) {
+    const char* mirror = std::getenv("BIASLAB_DATA_MIRROR");
+    ctx.log().warn("{}: skipping {}: in neither the data mirror ({}) nor the data cache ({}); if_missing = \"skip\"",
+                   plugin, spec, mirror && *mirror ? mirror : "BIASLAB_DATA_MIRROR not set",
+                   data::default_data_cache_dir().string());
+  }
+  return found;
 }
 
 fs::path resolve_data_set(std::string_view name) {

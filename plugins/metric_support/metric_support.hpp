@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -34,9 +35,22 @@ namespace biaslab::metrics {
 // A complete draft-07 parameter schema: `specific_properties` (a JSON object text of the plugin's own
 // properties) merged with the properties every metric plugin takes:
 //   batch_size (32), device ("" = the run's device), dtype ("float32"),
-//   bootstrap_resamples (1000; 0 = no confidence intervals), permutations (10000; 0 = no permutation test).
+//   bootstrap_resamples (1000; 0 = no confidence intervals), permutations (10000; 0 = no permutation test),
+//   threads (0 = the node's thread budget).
 // Throws std::logic_error when a property is defined twice or lacks type/default/description.
 std::string params_schema(std::string_view specific_properties);
+// The same with further property objects merged in (shared ones such as kIfMissingProperty).
+std::string params_schema(std::string_view specific_properties, std::initializer_list<std::string_view> more_properties);
+
+// The `if_missing` property (a JSON object text to merge into a plugin's specific properties) of metrics
+// whose benchmark file may be absent, e.g. in the offline quickstart:
+//   "error" (default): find the file in the mirror or cache, else download it (unless BIASLAB_OFFLINE),
+//                      else fail naming the mirror layout -- as resolve_data_file;
+//   "skip":            use the file only when the mirror or cache has it; otherwise log a warning and score
+//                      nothing from it. Never downloads.
+extern const char* const kIfMissingProperty;
+enum class IfMissing { error, skip };
+IfMissing parse_if_missing(const std::string& value);  // throws on anything but "error" / "skip"
 
 // ---- models ------------------------------------------------------------------------------------------
 
@@ -53,7 +67,7 @@ struct ScoredModel {
 // database refuses two rows with the same (model, metric, category).
 void require_distinct_labels(std::span<const Artifact> models, std::string_view plugin);
 
-// Loads model + tokenizer of a "model" artifact with the node's device / dtype / thread budget.
+// Loads model + tokenizer of a "model" artifact with the node's device / dtype / threads (else thread budget).
 ScoredModel load_scored_model(const NodeContext& ctx, const Artifact& artifact);
 // Reads only config.json (cheap): whether the artifact holds a causal LM. Used to refuse unsupported
 // model kinds before any model is loaded.
@@ -72,6 +86,14 @@ std::int64_t require_mask_id(const ScoredModel& m);
 // "corpora/" prefix may be left out), found in $BIASLAB_DATA_MIRROR or the data cache (downloaded
 // there when the registry has a URL), checksum-verified; or an existing absolute path, used as is.
 std::filesystem::path resolve_data_file(std::string_view spec);
+// A benchmark file as resolve_data_file finds it, or -- only when the mirror and the cache both lack it --
+// nullopt, without downloading anything. A present but corrupt copy (checksum mismatch) still throws: only
+// absence is tolerated.
+std::optional<std::filesystem::path> find_local_data_file(std::string_view spec);
+// resolve_data_file when `if_missing` is error; find_local_data_file plus a warning naming `plugin`, the file
+// and the mirror variable when it is skip.
+std::optional<std::filesystem::path> resolve_data_file(std::string_view spec, IfMissing if_missing,
+                                                       const NodeContext& ctx, std::string_view plugin);
 // All required files of a registered data set: its verified folder.
 std::filesystem::path resolve_data_set(std::string_view name);
 

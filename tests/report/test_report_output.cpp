@@ -243,10 +243,10 @@ BOOST_AUTO_TEST_CASE(headline_table_at_last_checkpoint) {
              contains(rows[1], "stereoset.lms")));
   // crows overall = 50 + 2k + 3s + 1.5m with CI -+ 2, stereoset.ss = 55 + k - s + 0.5m, lms = kLms[s][m][3]
   BOOST_TEST(rows[0] == "at checkpoint = frac1.0 (overall; 95% CI)");
-  BOOST_TEST(rows[2] == "size=small  pretrain  56.0000 [54.0000, 58.0000]  58.0000       84.0000");
-  BOOST_TEST(rows[3] == "size=small  int8      57.5000 [55.5000, 59.5000]  58.5000       87.0000");
-  BOOST_TEST(rows[4] == "size=base   pretrain  59.0000 [57.0000, 61.0000]  57.0000       95.0000");
-  BOOST_TEST(rows[5] == "size=base   int8      60.5000 [58.5000, 62.5000]  57.5000       88.0000");
+  BOOST_TEST(rows[2] == "size=small  pretrain  56.00 [54.00, 58.00]      58.00         84.00");
+  BOOST_TEST(rows[3] == "size=small  int8      57.50 [55.50, 59.50]      58.50         87.00");
+  BOOST_TEST(rows[4] == "size=base   pretrain  59.00 [57.00, 61.00]      57.00         95.00");
+  BOOST_TEST(rows[5] == "size=base   int8      60.50 [58.50, 62.50]      57.50         88.00");
   BOOST_TEST(report::headline_table(dir, 2).find("more rows in the report") != std::string::npos);
 }
 

@@ -197,6 +197,11 @@ Study load_study(const results::ResultsDatabase& db, const ReportOptions& option
       p.others = it->second.others;
       if (auto sp = step_pos.find(p.step_label); sp != step_pos.end()) p.step = sp->second;
     }
+    // A checkpoint member named after the cell's step ("pretrain:frac0.2" in the cell with
+    // checkpoint = frac0.2) is the same model line at every step: label it "pretrain".
+    if (const auto colon = p.model.rfind(':');
+        colon != std::string::npos && !p.step_label.empty() && p.model.substr(colon + 1) == p.step_label)
+      p.model.resize(colon);
     const std::string& m = r.row.metric;
     if (m.size() > kDiffSuffix.size() && m.ends_with(kDiffSuffix)) {
       p.key.metric = m.substr(0, m.size() - kDiffSuffix.size());
