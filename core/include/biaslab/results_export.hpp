@@ -25,6 +25,11 @@ enum class RowKind { results, examples };
 // "table", "csv", "json", "md" or "markdown"; throws std::invalid_argument otherwise.
 BIASLAB_API Format format_from_string(std::string_view name);
 
+// A number as the human-readable tables print it (and `biaslab report`): 4 decimals, integers of
+// 1000 and more in full, scientific outside [1e-4, 1e6), NaN / Inf / -Inf. CSV and JSON carry the
+// exact values.
+BIASLAB_API std::string format_display_number(double v);
+
 BIASLAB_API std::string render(const ResultsDatabase& db, Format format,
                                RowKind kind = RowKind::results, const ResultFilter& filter = {});
 

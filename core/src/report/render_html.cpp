@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "biaslab/results_export.hpp"
 #include "report/document.hpp"
 
 namespace biaslab::report::detail {
@@ -60,19 +61,7 @@ void table(std::ostringstream& o, const Table& t) {
 
 }  // namespace
 
-std::string format_number(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "Inf" : "-Inf";
-  char buf[64];
-  const double a = std::fabs(v);
-  if (a >= 1000 && a < 1e15 && v == std::trunc(v))
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-  else if (a == 0 || (a >= 1e-4 && a < 1e6))
-    std::snprintf(buf, sizeof buf, "%.4f", v);
-  else
-    std::snprintf(buf, sizeof buf, "%.4e", v);
-  return buf;
-}
+std::string format_number(double v) { return results::format_display_number(v); }
 
 std::string format_interval(const std::optional<double>& lo, const std::optional<double>& hi) {
   if (!lo || !hi) return "";

@@ -188,21 +188,6 @@ std::string to_json_text(const Table& t) {
 
 // ---- human-readable: aligned text and Markdown ------------------------------------------------
 
-// Rounded for reading; CSV/JSON carry the exact values.
-std::string format_display_number(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "Inf" : "-Inf";
-  char buf[64];
-  const double a = std::fabs(v);
-  if (a >= 1000 && a < 1e15 && v == std::trunc(v))
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-  else if (a == 0 || (a >= 1e-4 && a < 1e6))
-    std::snprintf(buf, sizeof buf, "%.4f", v);
-  else
-    std::snprintf(buf, sizeof buf, "%.4e", v);
-  return buf;
-}
-
 std::string display_json(const nlohmann::json& v) {
   if (v.is_null()) return "";
   return v.is_string() ? v.get<std::string>() : v.dump();
@@ -339,6 +324,20 @@ std::string to_markdown(Display d) {
 }
 
 }  // namespace
+
+std::string format_display_number(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Inf" : "-Inf";
+  char buf[64];
+  const double a = std::fabs(v);
+  if (a >= 1000 && a < 1e15 && v == std::trunc(v))
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  else if (a == 0 || (a >= 1e-4 && a < 1e6))
+    std::snprintf(buf, sizeof buf, "%.4f", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.4e", v);
+  return buf;
+}
 
 Format format_from_string(std::string_view name) {
   if (name == "table") return Format::table;
