@@ -12,7 +12,8 @@ function(biaslab_use_torch_pch target)
   endif()
   if(NOT TARGET ${pch_target})
     # Compiled with the same flags as the targets reusing it (GCC refuses a PCH otherwise).
-    file(WRITE ${CMAKE_BINARY_DIR}/pch/${pch_target}.cpp "// precompiled header host\n")
+    # file(CONFIGURE) leaves an unchanged file alone: re-configuring must not rebuild the PCH.
+    file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/pch/${pch_target}.cpp CONTENT "// precompiled header host\n")
     add_library(${pch_target} OBJECT ${CMAKE_BINARY_DIR}/pch/${pch_target}.cpp)
     target_link_libraries(${pch_target} PRIVATE torch)
     target_compile_features(${pch_target} PRIVATE cxx_std_20)
