@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "biaslab/data/data_manager.hpp"
+#include "biaslab/data/missing_data.hpp"
 #include "biaslab/runtime/tokenizers/tokenizer.hpp"
 #include "compress_support.hpp"
 
@@ -61,14 +62,8 @@ fs::path resolve_data_file(const std::string& spec) {
   }
   data::DataManager manager;
   for (const std::string& candidate : {spec, "corpora/" + spec}) {
-    std::optional<std::pair<std::string, std::string>> best;
-    for (const auto& set : manager.registry().datasets()) {
-      const std::string prefix = set.name + "/";
-      if (candidate.size() > prefix.size() && candidate.compare(0, prefix.size(), prefix) == 0 &&
-          (!best || set.name.size() > best->first.size()))
-        best = std::make_pair(set.name, candidate.substr(prefix.size()));
-    }
-    if (best) return manager.file(best->first, best->second);
+    if (const auto split = data::split_data_file_spec(manager.registry(), candidate))
+      return manager.file(split->first, split->second);
   }
   std::vector<std::string> known;
   for (const auto& set : manager.registry().datasets()) known.push_back(set.name);

@@ -8,6 +8,7 @@
 #include <glob.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fnmatch.h>
 #include <fstream>
 #include <set>
@@ -17,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "biaslab/data/data_manager.hpp"
+#include "biaslab/data/missing_data.hpp"
 #include "biaslab/plugin.hpp"
 #include "biaslab/runtime/train/deterministic_random.hpp"
 
@@ -113,6 +115,10 @@ class CorpusText final : public biaslab::Operator {
   void run(biaslab::NodeContext& ctx) override {
     const auto& p = ctx.params();
     const auto sources = input_files(ctx);
+    if (sources.empty()) {  // the data set is missing and if_missing = skip
+      write_empty(ctx);
+      return;
+    }
     const std::string format = p["format"].get<std::string>();
     const std::string field = p["text_field"].get<std::string>();
     const double validation_fraction = p["validation_fraction"].get<double>();
@@ -215,6 +221,9 @@ class CorpusText final : public biaslab::Operator {
       biaslab::data::DataManager manager;
       const auto& set = manager.registry().get(dataset);
       const auto patterns = p["files"].get<std::vector<std::string>>();
+      const bool skip_missing = p["if_missing"].get<std::string>() == "skip";
+      std::vector<std::string> missing;
+      const auto status = skip_missing ? manager.status(dataset) : biaslab::data::DataSetStatus{};
       for (const auto& file : set.files) {
         bool wanted;
         if (patterns.empty()) {
@@ -224,9 +233,29 @@ class CorpusText final : public biaslab::Operator {
           wanted = std::any_of(patterns.begin(), patterns.end(),
                                [&](const std::string& pat) { return ::fnmatch(pat.c_str(), file.path.c_str(), 0) == 0; });
         }
-        if (wanted) files.push_back(manager.file(dataset, file.path));
+        if (!wanted) continue;
+        if (skip_missing) {
+          const auto it = std::find_if(status.files.begin(), status.files.end(),
+                                       [&](const auto& f) { return f.file->path == file.path; });
+          if (it == status.files.end() || it->location == biaslab::data::Location::Missing) {
+            missing.push_back(dataset + "/" + file.path);
+            continue;
+          }
+        }
+        files.push_back(manager.file(dataset, file.path));
       }
-      if (files.empty()) throw std::runtime_error("corpus.text: no file of data set '" + dataset + "' matches 'files'");
+      if (!missing.empty()) {
+        // Remembered in the artifact: a later run that finds the data re-runs this node.
+        for (const auto& spec : missing) biaslab::data::record_missing_data(ctx.output_dir(), spec);
+        const char* mirror = std::getenv("BIASLAB_DATA_MIRROR");
+        ctx.log().warn("corpus.text: skipping data set '{}' ({} of its files in neither the data mirror ({}) nor the "
+                       "data cache ({})); if_missing = \"skip\"",
+                       dataset, missing.size(), mirror && *mirror ? mirror : "BIASLAB_DATA_MIRROR not set",
+                       biaslab::data::default_data_cache_dir().string());
+        files.clear();
+      } else if (files.empty()) {
+        throw std::runtime_error("corpus.text: no file of data set '" + dataset + "' matches 'files'");
+      }
     } else if (!p["files"].empty()) {
       throw std::runtime_error("corpus.text: 'files' selects files of a 'dataset'; list your own files in 'paths'");
     }
@@ -238,8 +267,27 @@ class CorpusText final : public biaslab::Operator {
         files.push_back(std::move(m));
       }
     }
-    if (files.empty()) throw std::runtime_error("corpus.text: give a 'dataset' or 'paths'");
+    if (files.empty() && dataset.empty()) throw std::runtime_error("corpus.text: give a 'dataset' or 'paths'");
     return files;
+  }
+
+  // The artifact of a skipped data set: no documents (corpus.mix leaves such inputs out).
+  static void write_empty(biaslab::NodeContext& ctx) {
+    const auto& p = ctx.params();
+    json splits = json::object();
+    for (const char* split : {"train", "validation"}) splits[split] = {{"files", json::array()}, {"documents", 0}, {"bytes", 0}};
+    const json meta = {{"type", "corpus"},
+                       {"format", "biaslab-corpus/1"},
+                       {"text_field", "text"},
+                       {"splits", splits},
+                       {"source", {{"dataset", p["dataset"]}, {"files", json::array()}, {"skipped", true}}},
+                       {"seed", ctx.seed()},
+                       {"shuffled", p["shuffle"]}};
+    std::ofstream(ctx.output_dir() / "artifact.json") << meta.dump(2) << '\n';
+    for (const char* split : {"train", "validation"}) {
+      ctx.emit({.model = ctx.node_name(), .metric = "corpus.documents", .category = split, .value = 0.0});
+      ctx.emit({.model = ctx.node_name(), .metric = "corpus.bytes", .category = split, .value = 0.0});
+    }
   }
 
   template <typename Add>
@@ -286,7 +334,7 @@ class CorpusText final : public biaslab::Operator {
 const biaslab::PluginDescriptor kPlugin = {
     .abi_version = biaslab::kPluginAbiVersion,
     .name = "corpus.text",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .kind = biaslab::PluginKind::source,
     .summary = "text corpus from files or a data set: documents, deterministic shuffle, train/validation shards",
     .params_schema = R"schema({
@@ -295,6 +343,8 @@ const biaslab::PluginDescriptor kPlugin = {
       "properties": {
         "dataset": {"type": "string", "default": "",
           "description": "data set of the data manager (e.g. corpora/tinyshakespeare, corpora/wikitext-2-v1): found in the mirror or cache, or downloaded, and checked against its pinned sha256; empty: read 'paths'"},
+        "if_missing": {"type": "string", "enum": ["error", "skip"], "default": "error",
+          "description": "when the data set is in neither the data mirror nor the data cache: error (download it, or fail offline), or skip: never download, read only 'paths' (no documents if none; corpus.mix leaves empty inputs out). A later run that finds the data re-runs the node"},
         "files": {"type": "array", "items": {"type": "string"}, "default": [],
           "description": "with 'dataset': glob patterns (fnmatch) of the data set's files to read; empty: every required file except *.refs and *.md"},
         "paths": {"type": "array", "items": {"type": "string"}, "default": [],

@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "biaslab/data/data_manager.hpp"
+#include "biaslab/data/missing_data.hpp"
 #include "biaslab/eval/likelihood.hpp"
 #include "biaslab/runtime/model_config.hpp"
 
@@ -126,23 +127,6 @@ std::int64_t require_mask_id(const ScoredModel& m) {
 
 // ---- data ----------------------------------------------------------------------------------------------
 
-namespace {
-
-// Longest registered data-set name N with spec == N + "/" + rest.
-std::optional<std::pair<std::string, std::string>> split_data_spec(const data::Registry& registry,
-                                                                   const std::string& spec) {
-  std::optional<std::pair<std::string, std::string>> best;
-  for (const auto& set : registry.datasets()) {
-    const std::string prefix = set.name + "/";
-    if (spec.size() > prefix.size() && spec.compare(0, prefix.size(), prefix) == 0 &&
-        (!best || set.name.size() > best->first.size()))
-      best = std::make_pair(set.name, spec.substr(prefix.size()));
-  }
-  return best;
-}
-
-}  // namespace
-
 fs::path resolve_data_file(std::string_view spec_view) {
   const std::string spec(spec_view);
   if (spec.empty()) throw std::invalid_argument("no data file given");
@@ -153,7 +137,7 @@ fs::path resolve_data_file(std::string_view spec_view) {
   }
   data::DataManager manager;
   for (const std::string& candidate : {spec, "corpora/" + spec}) {
-    if (auto split = split_data_spec(manager.registry(), candidate)) return manager.file(split->first, split->second);
+    if (auto split = data::split_data_file_spec(manager.registry(), candidate)) return manager.file(split->first, split->second);
   }
   std::string known;
   for (const auto& set : manager.registry().datasets()) known += (known.empty() ? "" : ", ") + set.name;
@@ -168,7 +152,7 @@ std::optional<fs::path> find_local_data_file(std::string_view spec_view) {
   if (as_path.is_absolute()) return fs::is_regular_file(as_path) ? std::optional<fs::path>(as_path) : std::nullopt;
   data::DataManager manager;
   for (const std::string& candidate : {spec, "corpora/" + spec}) {
-    const auto split = split_data_spec(manager.registry(), candidate);
+    const auto split = data::split_data_file_spec(manager.registry(), candidate);
     if (!split) continue;
     // status() hashes present copies (once) but never downloads.
     for (const auto& file : manager.status(split->first).files) {
@@ -189,6 +173,8 @@ std::optional<fs::path> resolve_data_file(std::string_view spec, IfMissing if_mi
   if (if_missing == IfMissing::error) return resolve_data_file(spec);
   auto found = find_local_data_file(spec);
   if (!found) {
+    // Remembered in the artifact: a later run with the data re-runs this node instead of using the cache.
+    data::record_missing_data(ctx.output_dir(), spec);
     const char* mirror = std::getenv("BIASLAB_DATA_MIRROR");
     ctx.log().warn("{}: skipping {}: in neither the data mirror ({}) nor the data cache ({}); if_missing = \"skip\"",
                    plugin, spec, mirror && *mirror ? mirror : "BIASLAB_DATA_MIRROR not set",

@@ -1,6 +1,7 @@
 // Execution: caching, failures, resume, determinism across job counts.
 #include <boost/test/unit_test.hpp>
 
+#include "biaslab/data/missing_data.hpp"
 #include "biaslab/executor.hpp"
 #include "engine_fixture.hpp"
 
@@ -31,6 +32,13 @@ std::vector<std::string> lines_of(const std::filesystem::path& f) {
   std::ifstream in(f);
   for (std::string l; std::getline(in, l);) out.push_back(l);
   return out;
+}
+
+double value_in(const std::filesystem::path& artifact) {  // test.source / test.scale write value.txt
+  std::ifstream in(artifact / "value.txt");
+  double v = 0;
+  if (!(in >> v)) throw std::runtime_error("no value.txt in " + artifact.string());
+  return v;
 }
 
 struct LogFixture {
@@ -81,6 +89,41 @@ BOOST_FIXTURE_TEST_CASE(force_reruns_node_and_downstream, LogFixture) {
   BOOST_TEST(p.tasks_to_run() == 6u);  // 3 scaled + 3 score
   BOOST_TEST(p.tasks[p.cell_tasks[0][1]].reason == "forced (--force)");
   BOOST_TEST(p.tasks[p.cell_tasks[0][0]].will_run == false);
+}
+
+// A result computed while optional data was missing is redone once the data appears, and so is
+// everything downstream (same keys: the cache entries are replaced, not kept).
+BOOST_FIXTURE_TEST_CASE(data_that_appears_later_reruns_node_and_downstream, LogFixture) {
+  Cache cache(tmp.path / "cache");
+  const auto data = tmp.path / "optional-data.txt";
+  // kPipeline with the optional data on its base node.
+  std::string text = kPipeline;
+  text.replace(text.find("value = 1.5\n"), 12, "value = 1.5\ndata_file = \"" + data.string() + "\"\n");
+
+  Plan first = plan_text(text, cache);
+  BOOST_TEST(execute(first, cache, {}).ok());
+  const auto base_key = first.tasks[first.cell_tasks[0][0]].key;
+  BOOST_TEST(value_in(cache.artifact_dir(base_key)) == 1.5);
+  BOOST_TEST(data::recorded_missing_data(cache.artifact_dir(base_key)) == std::vector<std::string>{data.string()});
+  BOOST_TEST(plan_text(text, cache).tasks_to_run() == 0u);  // still missing: the cache is used
+
+  std::ofstream(data) << "7\n";
+  Plan second = plan_text(text, cache);
+  BOOST_TEST(second.tasks_to_run() == 7u);
+  const Task& base = second.tasks[second.cell_tasks[0][0]];
+  BOOST_TEST(base.key == base_key);
+  BOOST_TEST(base.reason == "cached result was computed without '" + data.string() + "', now available");
+  BOOST_TEST(second.tasks[second.cell_tasks[0][1]].reason == "input 'base' re-runs");
+  BOOST_TEST(second.tasks[second.cell_tasks[2][2]].reason == "input 'scaled' re-runs");
+  RunOutcome rerun = execute(second, cache, {});
+  BOOST_TEST(rerun.ok());
+  // The replaced entries hold the new results; the record of missing data is gone.
+  BOOST_TEST(value_in(cache.artifact_dir(base_key)) == 7.0);
+  BOOST_TEST(data::recorded_missing_data(cache.artifact_dir(base_key)).empty());
+  BOOST_TEST(value_in(cache.artifact_dir(second.tasks[second.cell_tasks[1][1]].key)) == 21.0);  // 7 x 3
+  BOOST_TEST(rerun.tasks[second.cell_tasks[1][2]].rows[2].value == 21.0);
+  BOOST_TEST(cache.rows(second.tasks[second.cell_tasks[1][2]].key)[2].value == 21.0);  // replayed next time
+  BOOST_TEST(plan_text(text, cache).tasks_to_run() == 0u);
 }
 
 BOOST_FIXTURE_TEST_CASE(failure_skips_dependents_only, LogFixture) {

@@ -1,4 +1,7 @@
 // test.source: a "model" whose whole content is one number.
+#include <fstream>
+
+#include "biaslab/data/missing_data.hpp"
 #include "biaslab/plugin.hpp"
 #include "test_support.hpp"
 
@@ -7,7 +10,17 @@ class Source final : public biaslab::Operator {
  public:
   void run(biaslab::NodeContext& ctx) override {
     biaslab::test::record_execution(ctx);
-    biaslab::test::write_value(ctx.output_dir(), ctx.params()["value"].get<double>() + 0.001 * static_cast<double>(ctx.seed() % 1000));
+    double value = ctx.params()["value"].get<double>();
+    if (ctx.params().contains("data_file")) {
+      // Optional data: its number replaces `value` when the file exists; else the run records it as missing.
+      const std::string file = ctx.params()["data_file"].get<std::string>();
+      if (std::filesystem::exists(file)) {
+        std::ifstream(file) >> value;
+      } else {
+        biaslab::data::record_missing_data(ctx.output_dir(), file);
+      }
+    }
+    biaslab::test::write_value(ctx.output_dir(), value + 0.001 * static_cast<double>(ctx.seed() % 1000));
     ctx.emit({.model = ctx.node_name(), .metric = "source.value", .value = ctx.params()["value"].get<double>()});
   }
 };
@@ -20,6 +33,7 @@ const biaslab::PluginDescriptor kPlugin = {
     .params_schema = R"({"type": "object", "additionalProperties": false, "properties": {
         "value": {"type": "number", "default": 1.0, "description": "the number"},
         "label": {"type": "string", "description": "free text"},
+        "data_file": {"type": "string", "description": "absolute path of optional data: a number that replaces value"},
         "size": {"type": "string", "enum": ["70m", "160m", "410m"], "default": "70m", "description": "model size"},
         "options": {"type": "object", "additionalProperties": false, "properties": {
             "depth": {"type": "integer", "minimum": 1, "default": 2, "description": "nested"}}}}})",

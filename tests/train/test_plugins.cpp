@@ -12,6 +12,8 @@
 #include "biaslab/plan.hpp"
 #include "biaslab/runtime/model.hpp"
 #include "biaslab/runtime/tokenizers/tokenizer.hpp"
+#include "biaslab/data/data_manager.hpp"
+#include "biaslab/data/missing_data.hpp"
 #include "biaslab/runtime/train/corpus.hpp"
 #include "train/train_test_util.hpp"
 
@@ -66,7 +68,7 @@ BOOST_AUTO_TEST_SUITE(plugins)
 
 BOOST_AUTO_TEST_CASE(plugins_describe_themselves) {
   const auto& r = training_plugins();
-  for (const std::string name : {"corpus.text", "corpus.synthetic", "source.pretrain", "compress.distill"}) {
+  for (const std::string name : {"corpus.text", "corpus.mix", "corpus.synthetic", "source.pretrain", "compress.distill"}) {
     const auto* p = r.find(name);
     BOOST_REQUIRE_MESSAGE(p, name);
     BOOST_CHECK_EQUAL(std::string(p->descriptor->output_type), name == "compress.distill" || name == "source.pretrain" ? "model" : "corpus");
@@ -187,6 +189,105 @@ BOOST_AUTO_TEST_CASE(text_corpus_from_the_data_manager) {
   // Errors name what is wrong.
   BOOST_CHECK_EXCEPTION(run("bad", {{"paths", {(tmp / "nothing*.txt").string()}}}, 0), std::runtime_error,
                         [](const auto& e) { return std::string(e.what()).find("nothing*.txt") != std::string::npos; });
+}
+
+BOOST_AUTO_TEST_CASE(text_corpus_of_a_missing_data_set_is_skipped_or_an_error) {
+  TempDir tmp;
+  ::setenv("BIASLAB_DATA_DIR", (tmp / "data-cache").c_str(), 1);
+  ::setenv("BIASLAB_OFFLINE", "1", 1);
+  const auto mirror = env_path("BIASLAB_DATA_MIRROR");
+  ::setenv("BIASLAB_DATA_MIRROR", (tmp / "empty-mirror").c_str(), 1);
+  fs::create_directories(tmp / "empty-mirror");
+  auto run = [&](const std::string& name, const std::string& if_missing) {
+    TestContext ctx(name, with_defaults("corpus.text", {{"dataset", "corpora/tinystories-valid-subset"}, {"if_missing", if_missing}}),
+                    tmp / name, tmp / (name + ".scratch"), 0);
+    run_plugin("corpus.text", ctx);
+    return ctx.rows;
+  };
+  // error (the default): offline and nowhere to be found is an error naming the data set.
+  BOOST_CHECK_EXCEPTION(run("error", "error"), std::exception, [](const std::exception& e) {
+    return std::string(e.what()).find("tinystories") != std::string::npos;
+  });
+  // skip: an empty corpus that remembers what it missed.
+  const auto rows = run("skip", "skip");
+  const biaslab::runtime::train::CorpusReader skipped(tmp / "skip");
+  BOOST_CHECK(skipped.documents("train").empty());
+  BOOST_CHECK(skipped.meta()["source"]["skipped"].get<bool>());
+  BOOST_CHECK(biaslab::data::recorded_missing_data(tmp / "skip") ==
+              std::vector<std::string>{"corpora/tinystories-valid-subset/tinystories_valid_subset.txt"});
+  bool reported = false;
+  for (const auto& r : rows) reported = reported || (r.metric == "corpus.documents" && r.category == "train" && r.value == 0.0);
+  BOOST_CHECK(reported);
+  // With the mirror the record's data is available (what makes the engine re-run the node).
+  ::setenv("BIASLAB_DATA_MIRROR", mirror.c_str(), 1);
+  biaslab::data::DataManager manager;
+  BOOST_CHECK(biaslab::data::missing_data_now_available(tmp / "skip", manager) ==
+              biaslab::data::recorded_missing_data(tmp / "skip"));
+  const auto found = run("found", "skip");
+  BOOST_CHECK(!biaslab::runtime::train::CorpusReader(tmp / "found").documents("train").empty());
+  BOOST_CHECK(biaslab::data::recorded_missing_data(tmp / "found").empty());
+}
+
+BOOST_AUTO_TEST_CASE(corpus_mix_takes_the_requested_shares_of_text) {
+  TempDir tmp;
+  // a: 10 training documents of 100 bytes; b: 100 of 50 bytes; each with validation documents.
+  std::vector<std::string> a_train, a_valid, b_train, b_valid;
+  for (int i = 0; i < 10; ++i) a_train.push_back(std::string(97, 'a') + std::to_string(100 + i));
+  for (int i = 0; i < 4; ++i) a_valid.push_back(std::string(97, 'A') + std::to_string(100 + i));
+  for (int i = 0; i < 100; ++i) b_train.push_back(std::string(47, 'b') + std::to_string(100 + i));
+  for (int i = 0; i < 40; ++i) b_valid.push_back(std::string(47, 'B') + std::to_string(100 + i));
+  write_corpus(tmp / "a", a_train, a_valid);
+  write_corpus(tmp / "b", b_train, b_valid);
+  write_corpus(tmp / "empty", {}, {});
+  auto run = [&](const std::string& name, json params, const std::vector<std::string>& inputs, std::uint64_t seed = 3) {
+    TestContext ctx(name, with_defaults("corpus.mix", std::move(params)), tmp / name, tmp / (name + ".scratch"), seed);
+    for (const auto& in : inputs) ctx.add_input("corpora", tmp / in, "corpus", in);
+    run_plugin("corpus.mix", ctx);
+    return ctx.rows;
+  };
+  auto count = [](const std::vector<std::string>& docs, char c) {
+    return std::count_if(docs.begin(), docs.end(), [&](const std::string& d) { return d[0] == c; });
+  };
+
+  // 25% a, 75% b: a is the scarce one (1000 bytes) and is used whole; b gives 3000 bytes = 60 documents.
+  const auto rows = run("mix", {{"weights", {0.25, 0.75}}}, {"a", "b"});
+  const biaslab::runtime::train::CorpusReader mix(tmp / "mix");
+  const auto train = mix.documents("train");
+  BOOST_CHECK_EQUAL(count(train, 'a'), 10);
+  BOOST_CHECK_EQUAL(count(train, 'b'), 60);
+  BOOST_CHECK(std::vector<std::string>(train.begin(), train.begin() + 10) != a_train);  // shuffled together
+  // Validation: a has 400 bytes -> b gives 1200 bytes = 24 documents.
+  const auto validation = mix.documents("validation");
+  BOOST_CHECK_EQUAL(count(validation, 'A'), 4);
+  BOOST_CHECK_EQUAL(count(validation, 'B'), 24);
+  for (const auto& r : rows) {
+    if (r.metric == "corpus.share" && r.category == "train:a") BOOST_CHECK_CLOSE(r.value, 0.25, 1e-9);
+    if (r.metric == "corpus.share" && r.category == "train:b") BOOST_CHECK_CLOSE(r.value, 0.75, 1e-9);
+  }
+  BOOST_CHECK_EQUAL(mix.meta()["splits"]["train"]["documents"].get<int>(), 70);
+  // b taken in its own order: its first 60 documents.
+  std::vector<std::string> b_taken;
+  for (const auto& d : train)
+    if (d[0] == 'b') b_taken.push_back(d);
+  std::sort(b_taken.begin(), b_taken.end());
+  BOOST_CHECK(b_taken == std::vector<std::string>(b_train.begin(), b_train.begin() + 60));
+
+  // Same seed: the same file; no weights: every document.
+  run("again", {{"weights", {0.25, 0.75}}}, {"a", "b"});
+  BOOST_CHECK(read_file(tmp / "mix" / "train.jsonl") == read_file(tmp / "again" / "train.jsonl"));
+  run("all", json::object(), {"a", "b"});
+  BOOST_CHECK_EQUAL(biaslab::runtime::train::CorpusReader(tmp / "all").documents("train").size(), 110u);
+
+  // An input without documents is left out, with its weight: b alone.
+  run("skip", {{"weights", {0.5, 0.5}}}, {"empty", "b"});
+  BOOST_CHECK_EQUAL(biaslab::runtime::train::CorpusReader(tmp / "skip").documents("train").size(), 100u);
+  // Errors.
+  BOOST_CHECK_EXCEPTION(run("count", {{"weights", {1.0}}}, {"a", "b"}), std::invalid_argument, [](const auto& e) {
+    return std::string(e.what()).find("'weights' has 1 entries for 2 input corpora") != std::string::npos;
+  });
+  BOOST_CHECK_EXCEPTION(run("none", json::object(), {"empty"}), std::runtime_error, [](const auto& e) {
+    return std::string(e.what()).find("no input corpus has training documents") != std::string::npos;
+  });
 }
 
 BOOST_AUTO_TEST_CASE(pretrain_and_distill_plugins_run_resume_and_report) {

@@ -88,7 +88,7 @@ inline const PluginRegistry& training_plugins() {
   static PluginRegistry registry = [] {
     PluginRegistry r;
     r.discover({env_path("BIASLAB_PLUGIN_DIR")});
-    for (const char* name : {"corpus.text", "corpus.synthetic", "source.pretrain", "compress.distill"}) {
+    for (const char* name : {"corpus.text", "corpus.mix", "corpus.synthetic", "source.pretrain", "compress.distill"}) {
       if (!r.find(name)) {
         std::string errors;
         for (const auto& e : r.load_errors()) errors += "\n  " + e.path.string() + ": " + e.message;

@@ -39,9 +39,11 @@ class BIASLAB_API Cache {
   };
   Staging begin(const std::string& key) const;
   // Writes node.json and the row files into the staging dir, then renames it into place.
-  // If another process published the same key meanwhile, keeps theirs (same content by key).
+  // keep_existing: if another process published the same key meanwhile, keeps theirs (same content
+  // by key). existing: a re-run of a cached entry (--force, data that appeared) replaces it.
+  enum class Replace { keep_existing, existing };
   void commit(const Staging& s, const nlohmann::json& node_info, const std::vector<ResultRow>& rows,
-              const std::vector<ExampleRow>& examples) const;
+              const std::vector<ExampleRow>& examples, Replace replace = Replace::keep_existing) const;
   void abandon(const Staging& s) const;
   void remove(const std::string& key) const;
 

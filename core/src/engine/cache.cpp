@@ -3,6 +3,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <xxhash.h>
@@ -73,7 +77,7 @@ std::vector<Row> read_lines(const fs::path& file) {
 }  // namespace
 
 void Cache::commit(const Staging& s, const nlohmann::json& node_info, const std::vector<ResultRow>& rows,
-                   const std::vector<ExampleRow>& examples) const {
+                   const std::vector<ExampleRow>& examples, Replace replace) const {
   write_lines(s.dir / "results.jsonl", rows);
   write_lines(s.dir / "examples.jsonl", examples);
   {
@@ -85,6 +89,15 @@ void Cache::commit(const Staging& s, const nlohmann::json& node_info, const std:
   fs::path dest = entry_dir(s.key);
   fs::create_directories(dest.parent_path());
   std::error_code ec;
+  if (replace == Replace::existing && contains(s.key)) {
+    // Swap the new entry in with one atomic exchange (readers see the old or the new entry,
+    // never none), then delete the old one, now under the staging name.
+    if (::renameat2(AT_FDCWD, s.dir.c_str(), AT_FDCWD, dest.c_str(), RENAME_EXCHANGE) != 0)
+      throw std::runtime_error("cannot replace cache entry " + dest.string() + ": " + std::strerror(errno));
+    fs::remove_all(s.dir, ec);
+    fs::remove_all(scratch_dir(s.key), ec);
+    return;
+  }
   fs::rename(s.dir, dest, ec);
   if (ec) {
     if (contains(s.key)) {  // published concurrently by another run: identical by construction

@@ -230,7 +230,9 @@ RunOutcome execute(const Plan& plan, const Cache& cache, const ExecOptions& opti
                              {"params", task.params},   {"seed", task.seed},
                              {"inputs", inputs},        {"output_type", task.plugin->descriptor->output_type},
                              {"seconds", std::chrono::duration<double>(clock::now() - t0).count()}};
-      cache.commit(staging, info, ctx.rows_, ctx.examples_);
+      // A task cached at plan time runs only because it must be redone: its entry is replaced.
+      cache.commit(staging, info, ctx.rows_, ctx.examples_,
+                   task.cached ? Cache::Replace::existing : Cache::Replace::keep_existing);
       result.state = TaskState::ok;
       result.rows = std::move(ctx.rows_);
       result.examples = std::move(ctx.examples_);

@@ -13,6 +13,8 @@
 #include <boost/graph/strong_components.hpp>
 #include <boost/graph/topological_sort.hpp>
 
+#include "biaslab/data/data_manager.hpp"
+#include "biaslab/data/missing_data.hpp"
 #include "param_validation.hpp"
 
 namespace biaslab {
@@ -28,6 +30,12 @@ struct ResolvedNode {
   bool ok = true;
   bool input_errors = false;  // already reported; count checks would only echo them
 };
+
+std::string join_quoted(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "'" : ", '") + item + "'";
+  return out;
+}
 
 InputRef parse_ref(const nlohmann::json& text, const SourceLocation& where) {
   InputRef r;
@@ -126,6 +134,11 @@ Plan make_plan(Pipeline pipeline, const PluginRegistry& plugins, const Cache& ca
   std::vector<std::string> node_names;
   for (const auto& n : pipeline.nodes) node_names.push_back(n.name);
 
+  std::unique_ptr<data::DataManager> data_manager_;  // only when a cached entry recorded missing data
+  auto data_manager = [&]() -> const data::DataManager& {
+    if (!data_manager_) data_manager_ = std::make_unique<data::DataManager>();
+    return *data_manager_;
+  };
   std::map<const LoadedPlugin*, std::unique_ptr<engine::SchemaValidator>> validators;
   auto validator_for = [&](const LoadedPlugin* p) -> const engine::SchemaValidator& {
     auto& v = validators[p];
@@ -354,10 +367,19 @@ Plan make_plan(Pipeline pipeline, const PluginRegistry& plugins, const Cache& ca
         for (const auto& in : t.inputs)
           if (std::find(t.deps.begin(), t.deps.end(), in.task) == t.deps.end()) t.deps.push_back(in.task);
         t.cached = cache.contains(key);
-        bool forced = options.force_all || options.force.count(r.spec->name);
-        for (auto dep : t.deps) forced = forced || (plan.tasks[dep].will_run && plan.tasks[dep].reason.rfind("forced", 0) == 0);
-        t.will_run = !t.cached || forced;
+        const bool forced = options.force_all || options.force.count(r.spec->name);
+        // A cached entry computed while some data was absent is stale once the data is here.
+        std::vector<std::string> appeared;
+        if (t.cached && !data::recorded_missing_data(cache.artifact_dir(key)).empty())
+          appeared = data::missing_data_now_available(cache.artifact_dir(key), data_manager());
+        // An input that re-runs although cached may change, so this task re-runs too (same key).
+        std::string rerun_input;
+        for (auto dep : t.deps)
+          if (plan.tasks[dep].cached && plan.tasks[dep].will_run) rerun_input = plan.tasks[dep].node;
+        t.will_run = !t.cached || forced || !appeared.empty() || !rerun_input.empty();
         if (forced) t.reason = "forced (--force)";
+        else if (!appeared.empty()) t.reason = "cached result was computed without " + join_quoted(appeared) + ", now available";
+        else if (!rerun_input.empty()) t.reason = "input '" + rerun_input + "' re-runs";
         else if (t.cached) t.reason = "cached";
         else if (previous.contains(cell.label()) && previous[cell.label()].contains(r.spec->name))
           t.reason = previous[cell.label()][r.spec->name].value("key", "") == key
