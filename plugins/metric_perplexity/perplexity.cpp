@@ -128,16 +128,10 @@ class Perplexity final : public biaslab::Operator {
     const auto models = ctx.inputs("models");
     metrics::require_distinct_labels(models, "metric.perplexity");
     load_text(ctx);
-    std::vector<ModelResult> results;
-    for (std::size_t m = 0; m < models.size(); ++m) {
-      metrics::check_cancelled(ctx);
-      ctx.progress(static_cast<double>(m) / static_cast<double>(models.size()), models[m].producer);
-      auto model = metrics::load_scored_model(ctx, models[m]);
-      results.push_back(score_model(ctx, model));
-      emit_model(ctx, results.back());
-    }
-    for (std::size_t m = 1; m < results.size(); ++m) emit_comparison(ctx, results[0], results[m]);
-    ctx.progress(1.0, "done");
+    metrics::score_models(
+        ctx, models, [&](const metrics::ScoredModel& m) { return score_model(ctx, m); },
+        [&](const ModelResult& r) { emit_model(ctx, r); },
+        [&](const ModelResult& base, const ModelResult& other) { emit_comparison(ctx, base, other); });
   }
 
  private:

@@ -86,7 +86,6 @@ struct ModelResult {
 class StereoSet final : public biaslab::Operator {
  public:
   void run(NodeContext& ctx) override {
-    const auto& params = ctx.params();
     stats_ = metrics::stats_options(ctx);
     const auto models = ctx.inputs("models");
     metrics::require_distinct_labels(models, "metric.stereoset");
@@ -94,27 +93,25 @@ class StereoSet final : public biaslab::Operator {
       ctx.progress(1.0, "no data");
       return;
     }
-    std::vector<ModelResult> results;
-    for (std::size_t m = 0; m < models.size(); ++m) {
-      metrics::check_cancelled(ctx);
-      ctx.progress(static_cast<double>(m) / static_cast<double>(models.size()), models[m].producer);
-      auto model = metrics::load_scored_model(ctx, models[m]);
-      ModelResult r;
-      r.label = model.label;
-      r.info["architecture"] = model.model->architecture();
-      if (model.causal())
-        score_causal(ctx, model, r);
-      else
-        score_masked(ctx, model, r, params.at("roberta_leading_space"));
-      r.decisions = eval::stereoset_example_decisions(examples(), r.predictions);
-      emit_model(ctx, r);
-      results.push_back(std::move(r));
-    }
-    for (std::size_t m = 1; m < results.size(); ++m) emit_comparison(ctx, results[0], results[m]);
-    ctx.progress(1.0, "done");
+    metrics::score_models(
+        ctx, models, [&](const metrics::ScoredModel& m) { return score_model(ctx, m); },
+        [&](const ModelResult& r) { emit_model(ctx, r); },
+        [&](const ModelResult& base, const ModelResult& other) { emit_comparison(ctx, base, other); });
   }
 
  private:
+  ModelResult score_model(NodeContext& ctx, const metrics::ScoredModel& model) {
+    ModelResult r;
+    r.label = model.label;
+    r.info["architecture"] = model.model->architecture();
+    if (model.causal())
+      score_causal(ctx, model, r);
+    else
+      score_masked(ctx, model, r, ctx.params().at("roberta_leading_space"));
+    r.decisions = eval::stereoset_example_decisions(examples(), r.predictions);
+    return r;
+  }
+
   std::span<const eval::StereoSetExample> examples() const { return data_.intrasentence; }
 
   // False when the file is absent and if_missing = skip (a warning is logged).

@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -184,5 +185,27 @@ nlohmann::json json_number(double value);
 
 // Throws when the user interrupted the run.
 void check_cancelled(const NodeContext& ctx);
+
+// ---- the loop of every metric ------------------------------------------------------------------------
+
+// Loads each input model in order (the first is the base of the comparisons), scores it with
+// `score(model)` and emits its rows with `emit_model(result)` as soon as it is scored (one model in
+// memory at a time); then emits `emit_comparison(first, later)` for every later model. Reports
+// progress per model and stops when the run is interrupted.
+template <typename Score, typename EmitModel, typename EmitComparison>
+void score_models(NodeContext& ctx, std::span<const Artifact> models, Score&& score, EmitModel&& emit_model,
+                  EmitComparison&& emit_comparison) {
+  using Result = std::decay_t<std::invoke_result_t<Score&, const ScoredModel&>>;
+  std::vector<Result> results;
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    check_cancelled(ctx);
+    ctx.progress(static_cast<double>(m) / static_cast<double>(models.size()), models[m].producer);
+    const auto model = load_scored_model(ctx, models[m]);
+    results.push_back(score(model));
+    emit_model(results.back());
+  }
+  for (std::size_t m = 1; m < results.size(); ++m) emit_comparison(results[0], results[m]);
+  ctx.progress(1.0, "done");
+}
 
 }  // namespace biaslab::metrics

@@ -18,6 +18,7 @@
 #include <valijson/validator.hpp>
 
 #include "biaslab/node_context.hpp"
+#include "support/node_context_stub.hpp"
 #include "biaslab/plugin_registry.hpp"
 #include "biaslab/runtime/tokenizers/tokenizer.hpp"
 
@@ -80,43 +81,6 @@ bool RunOutput::has_row(const std::string& metric, const std::string& category) 
 
 namespace {
 
-class TestContext final : public biaslab::NodeContext {
- public:
-  TestContext(json params, const std::map<std::string, std::vector<biaslab::Artifact>>& inputs, std::uint64_t seed)
-      : params_(std::move(params)), inputs_(inputs), seed_(seed) {
-    static int counter = 0;
-    ++counter;
-    out_ = temp_dir("node-" + std::to_string(counter) + "/out");
-    scratch_ = temp_dir("node-" + std::to_string(counter) + "/scratch");
-  }
-  const std::string& node_name() const override { return RunOutput::kNode; }
-  const json& params() const override { return params_; }
-  std::span<const biaslab::Artifact> inputs(std::string_view port) const override {
-    auto it = inputs_.find(std::string(port));
-    if (it == inputs_.end()) return {};
-    return it->second;
-  }
-  const fs::path& output_dir() const override { return out_; }
-  const fs::path& scratch_dir() const override { return scratch_; }
-  std::uint64_t seed() const override { return seed_; }
-  int threads() const override { return 1; }
-  const std::string& device() const override { return device_; }
-  spdlog::logger& log() const override { return *spdlog::default_logger(); }
-  void emit(biaslab::ResultRow row) override { rows.push_back(std::move(row)); }
-  void emit_example(biaslab::ExampleRow) override {}
-  void progress(double, std::string_view) override {}
-  bool cancelled() const override { return false; }
-
-  std::vector<biaslab::ResultRow> rows;
-
- private:
-  json params_;
-  std::map<std::string, std::vector<biaslab::Artifact>> inputs_;
-  std::uint64_t seed_;
-  fs::path out_, scratch_;
-  std::string device_ = "cpu";
-};
-
 biaslab::PluginRegistry& registry() {
   static biaslab::PluginRegistry r;
   return r;
@@ -158,7 +122,14 @@ RunOutput run_plugin(const std::string& name, json params, const std::map<std::s
   if (auto errors = schema_errors(name, params); !errors.empty())
     throw std::invalid_argument(name + ": parameters do not match the schema:\n" + errors);
   biaslab::apply_schema_defaults(p.params_schema, params);
-  TestContext ctx(params, inputs, seed);
+  static int counter = 0;
+  const std::string node_dir = "node-" + std::to_string(++counter);
+  biaslab::testing::NodeContextStub ctx({.node = RunOutput::kNode,
+                                         .params = params,
+                                         .inputs = inputs,
+                                         .output_dir = temp_dir(node_dir + "/out"),
+                                         .scratch_dir = temp_dir(node_dir + "/scratch"),
+                                         .seed = seed});
   p.create()->run(ctx);
   RunOutput out;
   out.dir = ctx.output_dir();

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "biaslab/node_context.hpp"
+#include "support/node_context_stub.hpp"
 #include "biaslab/plugin_registry.hpp"
 
 namespace metric_test {
@@ -97,49 +98,6 @@ std::map<std::string, json> RunOutput::examples_of(const std::string& model, con
 
 namespace {
 
-class TestContext final : public biaslab::NodeContext {
- public:
-  TestContext(json params, const std::map<std::string, std::vector<biaslab::Artifact>>& inputs, std::uint64_t seed)
-      : params_(std::move(params)), inputs_(inputs), seed_(seed) {
-    static int counter = 0;
-    out_ = temp_dir("node-" + std::to_string(++counter) + "/out");
-    scratch_ = temp_dir("node-" + std::to_string(counter) + "/scratch");
-  }
-  const std::string& node_name() const override { return name_; }
-  const json& params() const override { return params_; }
-  std::span<const biaslab::Artifact> inputs(std::string_view port) const override {
-    auto it = inputs_.find(std::string(port));
-    if (it == inputs_.end()) return {};
-    return it->second;
-  }
-  const fs::path& output_dir() const override { return out_; }
-  const fs::path& scratch_dir() const override { return scratch_; }
-  std::uint64_t seed() const override { return seed_; }
-  // Intra-op threads: BIASLAB_METRICS_TEST_THREADS, default 1 (the test machine is shared; OpenMP teams
-  // spin at barriers when a core is taken by another process).
-  int threads() const override {
-    const char* t = std::getenv("BIASLAB_METRICS_TEST_THREADS");
-    return t && *t ? std::max(1, std::atoi(t)) : 1;
-  }
-  const std::string& device() const override { return device_; }
-  spdlog::logger& log() const override { return *spdlog::default_logger(); }
-  void emit(biaslab::ResultRow row) override { rows.push_back(std::move(row)); }
-  void emit_example(biaslab::ExampleRow row) override { examples.push_back(std::move(row)); }
-  void progress(double, std::string_view) override {}
-  bool cancelled() const override { return false; }
-
-  std::vector<biaslab::ResultRow> rows;
-  std::vector<biaslab::ExampleRow> examples;
-
- private:
-  std::string name_ = "metric-under-test";
-  json params_;
-  std::map<std::string, std::vector<biaslab::Artifact>> inputs_;
-  std::uint64_t seed_;
-  fs::path out_, scratch_;
-  std::string device_ = "cpu";
-};
-
 biaslab::PluginRegistry& registry() {
   static biaslab::PluginRegistry r;
   return r;
@@ -165,7 +123,18 @@ RunOutput run_plugin(const std::string& name, json params,
   for (const auto& [key, _] : params.items())
     if (!properties.contains(key)) throw std::invalid_argument(name + ": unknown parameter '" + key + "'");
   biaslab::apply_schema_defaults(p.params_schema, params);
-  TestContext ctx(params, inputs, seed);
+  static int counter = 0;
+  const std::string node_dir = "node-" + std::to_string(++counter);
+  // Intra-op threads: BIASLAB_METRICS_TEST_THREADS, default 1 (the test machine is shared; OpenMP teams
+  // spin at barriers when a core is taken by another process).
+  const char* threads = std::getenv("BIASLAB_METRICS_TEST_THREADS");
+  biaslab::testing::NodeContextStub ctx({.node = "metric-under-test",
+                                         .params = params,
+                                         .inputs = inputs,
+                                         .output_dir = temp_dir(node_dir + "/out"),
+                                         .scratch_dir = temp_dir(node_dir + "/scratch"),
+                                         .seed = seed,
+                                         .threads = threads && *threads ? std::max(1, std::atoi(threads)) : 1});
   const auto start = std::chrono::steady_clock::now();
   p.create()->run(ctx);
   RunOutput out;

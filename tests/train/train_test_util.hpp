@@ -19,6 +19,7 @@
 
 #include "biaslab/node_context.hpp"
 #include "biaslab/plugin_registry.hpp"
+#include "support/node_context_stub.hpp"
 
 namespace biaslab::train_test {
 
@@ -102,16 +103,18 @@ inline const PluginRegistry& training_plugins() {
 }
 
 // Runs one plugin operator as the engine would: parameters validated defaults filled in, an
-// empty output directory, a scratch directory, collected result rows.
-class TestContext final : public NodeContext {
+// empty output directory, a scratch directory, collected result rows, a silent logger.
+class TestContext final : public testing::NodeContextStub {
  public:
-  TestContext(std::string node, nlohmann::json params, fs::path output, fs::path scratch, std::uint64_t seed = 0,
+  TestContext(const std::string& node, nlohmann::json params, fs::path output, fs::path scratch, std::uint64_t seed = 0,
               int threads = 1)
-      : node_(std::move(node)), params_(std::move(params)), output_(std::move(output)), scratch_(std::move(scratch)),
-        seed_(seed), threads_(threads),
-        log_(std::make_shared<spdlog::logger>(node_, std::make_shared<spdlog::sinks::null_sink_mt>())) {
-    fs::create_directories(output_);
-  }
+      : NodeContextStub({.node = node,
+                         .params = std::move(params),
+                         .output_dir = std::move(output),
+                         .scratch_dir = std::move(scratch),
+                         .seed = seed,
+                         .threads = threads,
+                         .logger = std::make_shared<spdlog::logger>(node, std::make_shared<spdlog::sinks::null_sink_mt>())}) {}
 
   void add_input(const std::string& port, const fs::path& dir, const std::string& type, const std::string& producer) {
     Artifact a;
@@ -120,31 +123,8 @@ class TestContext final : public NodeContext {
     a.key = producer;
     a.producer = producer;
     if (fs::is_regular_file(dir / "artifact.json")) a.meta = nlohmann::json::parse(read_file(dir / "artifact.json"));
-    inputs_[port].push_back(std::move(a));
+    NodeContextStub::add_input(port, std::move(a));
   }
-
-  const std::string& node_name() const override { return node_; }
-  const nlohmann::json& params() const override { return params_; }
-  std::span<const Artifact> inputs(std::string_view port) const override {
-    auto it = inputs_.find(std::string(port));
-    if (it == inputs_.end()) return {};
-    return it->second;
-  }
-  const fs::path& output_dir() const override { return output_; }
-  const fs::path& scratch_dir() const override {
-    fs::create_directories(scratch_);
-    return scratch_;
-  }
-  std::uint64_t seed() const override { return seed_; }
-  int threads() const override { return threads_; }
-  const std::string& device() const override { return device_; }
-  spdlog::logger& log() const override { return *log_; }
-  void emit(ResultRow row) override { rows.push_back(std::move(row)); }
-  void emit_example(ExampleRow row) override { examples.push_back(std::move(row)); }
-  void progress(double, std::string_view) override {}
-  // Simulates Ctrl-C: cancelled() turns true on its (cancel_after + 1)-th call.
-  bool cancelled() const override { return cancel_after >= 0 && cancel_calls_++ >= cancel_after; }
-  std::int64_t cancel_after = -1;
 
   // The first emitted row with this metric and category.
   const ResultRow& row(const std::string& metric, const std::string& category = "overall") const {
@@ -153,20 +133,6 @@ class TestContext final : public NodeContext {
     }
     throw std::runtime_error("no result row " + metric + " / " + category);
   }
-
-  std::vector<ResultRow> rows;
-  std::vector<ExampleRow> examples;
-
- private:
-  std::string node_;
-  nlohmann::json params_;
-  fs::path output_, scratch_;
-  std::uint64_t seed_;
-  int threads_;
-  std::string device_ = "cpu";
-  std::shared_ptr<spdlog::logger> log_;
-  std::map<std::string, std::vector<Artifact>> inputs_;
-  mutable std::int64_t cancel_calls_ = 0;
 };
 
 // Runs plugin `name` with `params` (defaults filled from its schema) in a TestContext.

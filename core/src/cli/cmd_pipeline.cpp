@@ -15,6 +15,7 @@
 #include "biaslab/provenance.hpp"
 #include "biaslab/report.hpp"
 #include "biaslab/results_db.hpp"
+#include "cli/command_line.hpp"
 #include "cli/commands.hpp"
 #include "cli/runtime_setup.hpp"
 
@@ -72,16 +73,8 @@ po::options_description pipeline_options(PipelineArgs& a, const std::string& com
 // Parses arguments; returns an exit code to stop with, or -1 to continue.
 int parse_args(const Args& args, const std::string& command, PipelineArgs& a) {
   auto desc = pipeline_options(a, command);
-  po::positional_options_description pos;
-  pos.add("pipeline", 1);
-  po::options_description hidden;
-  hidden.add_options()("pipeline", po::value(&a.file));
-  po::options_description all;
-  all.add(desc).add(hidden);
   try {
-    po::variables_map vm;
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
+    const auto vm = parse_with_operand(args, desc, "pipeline", a.file);
     if (vm.count("shard")) {
       try {
         a.shard = parse_shard(a.shard_text);

@@ -8,6 +8,7 @@
 
 #include "biaslab/report.hpp"
 #include "biaslab/results_db.hpp"
+#include "cli/command_line.hpp"
 #include "cli/commands.hpp"
 
 namespace biaslab::cli {
@@ -47,17 +48,9 @@ int cmd_report(const Args& args, const GlobalOptions& g) {
        "bias metrics to show, case-sensitive glob (default: the headline bias metrics)")
       ("gnuplot", po::value(&gnuplot)->value_name("PATH")->default_value("/usr/bin/gnuplot"),
        "gnuplot executable");
-  po::options_description hidden;
-  hidden.add_options()("run-dir", po::value(&run_dir_arg));
-  po::options_description all;
-  all.add(visible).add(hidden);
-  po::positional_options_description positional;
-  positional.add("run-dir", 1);
-
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-    po::notify(vm);
+    vm = parse_with_operand(args, visible, "run-dir", run_dir_arg);
   } catch (const po::error& e) {
     return usage_error(e.what());
   }

@@ -8,6 +8,7 @@
 
 #include "biaslab/results_db.hpp"
 #include "biaslab/results_export.hpp"
+#include "cli/command_line.hpp"
 #include "cli/commands.hpp"
 
 namespace biaslab::cli {
@@ -43,17 +44,9 @@ int cmd_results(const Args& args, const GlobalOptions& g) {
        "only metrics matching this case-sensitive glob, e.g. 'crows_pairs.*'")
       ("node,n", po::value(&filter.node)->value_name("NAME"), "only rows of this pipeline node")
       ("examples", po::bool_switch(&examples), "show per-example scores instead of results");
-  po::options_description hidden;
-  hidden.add_options()("run-dir", po::value(&run_dir_arg));
-  po::options_description all;
-  all.add(visible).add(hidden);
-  po::positional_options_description positional;
-  positional.add("run-dir", 1);
-
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-    po::notify(vm);
+    vm = parse_with_operand(args, visible, "run-dir", run_dir_arg);
   } catch (const po::error& e) {
     return usage_error(e.what());
   }

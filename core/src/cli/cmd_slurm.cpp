@@ -22,6 +22,7 @@
 
 #include "biaslab/atomic_file.hpp"
 #include "biaslab/plan.hpp"
+#include "cli/command_line.hpp"
 #include "cli/commands.hpp"
 
 namespace po = boost::program_options;
@@ -138,16 +139,8 @@ int cmd_slurm(const Args& args, const GlobalOptions& g) {
       "sbatch-arg", po::value(&a.sbatch_args)->composing(), "another #SBATCH option, e.g. --qos=high (repeatable)")(
       "out", po::value(&a.out), "where the scripts go (default <run-dir>/slurm)")(
       "submit", po::bool_switch(&a.submit), "submit both jobs with sbatch (collect after the array succeeds)");
-  po::positional_options_description pos;
-  pos.add("pipeline", 1);
-  po::options_description hidden;
-  hidden.add_options()("pipeline", po::value(&a.file));
-  po::options_description all;
-  all.add(d).add(hidden);
   try {
-    po::variables_map vm;
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
+    const auto vm = parse_with_operand(args, d, "pipeline", a.file);
     if (vm.count("shards") && a.shards < 1) throw po::error("--shards must be at least 1");
   } catch (const po::error& e) {
     std::cerr << "biaslab slurm: " << e.what() << "\n" << d;
