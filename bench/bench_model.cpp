@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -133,11 +134,20 @@ int main(int argc, char** argv) {
     o.dtype = torch::kBFloat16;
     measure("bf16", *rt::load_model(base, o));
   }
-  for (const bool head : {true, false}) {
+  // Activation ranges (docs/quantization.md): per_sequence (default) calls the int8 kernel once per
+  // sequence and computes attention per sequence; per_token is exact integer arithmetic on float32
+  // GEMMs; per_batch is one kernel call over the batch.
+  using Range = rt::ops::ActivationRange;
+  for (const auto& [name, head, range] : {std::tuple{"dynamic_int8", true, Range::per_sequence},
+                                          std::tuple{"dynamic_int8_fp32head", false, Range::per_sequence},
+                                          std::tuple{"dynamic_int8_per_token", true, Range::per_token},
+                                          std::tuple{"dynamic_int8_per_batch", true, Range::per_batch}}) {
     auto m = rt::load_model(base);
+    rt::ops::DynamicInt8Options options;
+    options.activation_range = range;
     for (auto* slot : m->linear_layers(head))
-      slot->set_kernel(rt::ops::DynamicInt8Linear::quantize(slot->kernel()->weight(), slot->kernel()->bias()));
-    measure(head ? "dynamic_int8" : "dynamic_int8_fp32head", *m);
+      slot->set_kernel(rt::ops::DynamicInt8Linear::quantize(slot->kernel()->weight(), slot->kernel()->bias(), options));
+    measure(name, *m);
   }
   {
     auto m = rt::load_model(base);

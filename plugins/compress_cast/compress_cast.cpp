@@ -23,12 +23,8 @@ class Cast final : public biaslab::Operator {
   void run(biaslab::NodeContext& ctx) override {
     const auto dtype_name = ctx.params().at("dtype").get<std::string>();
     const auto dtype = biaslab::runtime::parse_dtype(dtype_name);
+    // bytes_before: the input checkpoint's own size (its stored dtypes), as for every compressor.
     biaslab::compressors::CompressionRun run(ctx, "compress.cast", dtype);
-    // bytes_before: the same tensors in float32 (the other compressors' working dtype).
-    std::int64_t before = 0;
-    for (const auto& [name, t] : run.model().state_dict())
-      before += t.numel() * (t.is_floating_point() ? 4 : static_cast<std::int64_t>(t.element_size()));
-    run.set_bytes_before(before);
     run.finish(kVersion, {{"name", "cast"}, {"dtype", biaslab::runtime::dtype_name(dtype)}, {"scope", "all floating-point parameters, norms and embeddings included"}});
   }
 };

@@ -1,6 +1,7 @@
 // compress.dynamic_int8: PyTorch dynamic quantization (quantize_dynamic(model, {nn.Linear},
 // dtype=torch.qint8)) of the selected linear layers: int8 weights (per tensor, or per output
-// channel), activations quantized per call from their runtime range, int32 accumulation, through
+// channel), activations quantized from their runtime range -- by default one range per sequence,
+// what quantize_dynamic computes with one sentence per forward pass -- int32 accumulation, through
 // the quantized engine's own kernels (ops::DynamicInt8Linear).
 #include <algorithm>
 #include <stdexcept>
@@ -15,7 +16,14 @@ namespace {
 
 using nlohmann::json;
 namespace ops = biaslab::runtime::ops;
-constexpr const char* kVersion = "1.0.0";
+constexpr const char* kVersion = "1.1.0";  // 1.1: activation_range
+
+std::string activation_range_phrase(const json& range) {
+  const auto name = range.get<std::string>();
+  if (name == "per_sequence") return "per sequence (real tokens, head included)";
+  if (name == "per_token") return "per token";
+  return "per call (padded batch)";
+}
 
 class DynamicInt8 final : public biaslab::Operator {
  public:
@@ -28,7 +36,10 @@ class DynamicInt8 final : public biaslab::Operator {
                                   "' is not available in this libtorch build (available: " +
                                   biaslab::compressors::join(available) + ")");
     // Checked before the model is loaded so a bad combination fails fast.
-    const json defaults = {{"scheme", p.at("scheme")}, {"bits", p.at("bits")}, {"reduce_range", p.at("reduce_range")},
+    const json defaults = {{"scheme", p.at("scheme")},
+                           {"bits", p.at("bits")},
+                           {"reduce_range", p.at("reduce_range")},
+                           {"activation_range", p.at("activation_range")},
                            {"engine", engine}};
     (void)ops::DynamicInt8Options::from_json(defaults);
 
@@ -47,11 +58,13 @@ class DynamicInt8 final : public biaslab::Operator {
         ctx.log().warn("compress.dynamic_int8: layer '{}' is already '{}'; quantizing its effective weight",
                        slot->name(), kernel.format());
       slot->set_kernel(ops::DynamicInt8Linear::quantize(kernel.weight(), kernel.bias(), options));
-      layers[slot->name()] = {{"scheme", ops::to_string(options.scheme)}, {"reduce_range", options.reduce_range}};
+      layers[slot->name()] = {{"scheme", ops::to_string(options.scheme)},
+                              {"reduce_range", options.reduce_range},
+                              {"activation_range", ops::to_string(options.activation_range)}};
     }
     run.finish(kVersion, {{"name", "dynamic_int8"},
                           {"weights", "qint8 symmetric"},
-                          {"activations", "quint8 per tensor, per call"},
+                          {"activations", "quint8, one range " + activation_range_phrase(p.at("activation_range"))},
                           {"engine", engine},
                           {"layers", layers}});
   }
@@ -68,10 +81,13 @@ const std::string kSchema = R"J({
       "description": "quantized engine running the int8 GEMM: onednn, qnnpack (fbgemm where libtorch has it); fixed at prepacking"},
     "reduce_range": {"type": "boolean", "default": true,
       "description": "7-bit activation range on x86 engines, as torch's dynamic Linear module passes (QNNPACK ignores it)"},
+    "activation_range": {"type": "string", "enum": ["per_sequence", "per_token", "per_batch"], "default": "per_sequence",
+      "description": "rows sharing one activation range: per_sequence = each sequence's real tokens in every layer, head included (= quantize_dynamic with one sentence per forward pass, as bias-bench and the seed study; batch-invariant); per_token = each token (batch-invariant, exact integer arithmetic, slower); per_batch = the whole padded batch per call (biaslab < 0.2 behaviour; results depend on batch size)"},
     "bits": {"type": "integer", "default": 8, "description": "must be 8: weights and activations are int8 (use compress.rtn / compress.gptq for 2-4 bit weights)"},)J" +
     biaslab::compressors::selection_schema(R"J(
       "scheme": {"type": "string", "enum": ["per_tensor", "per_channel"]},
       "reduce_range": {"type": "boolean"},
+      "activation_range": {"type": "string", "enum": ["per_sequence", "per_token", "per_batch"]},
       "bits": {"type": "integer"})J",
       /*output_head_default=*/true,
       "also quantize the output projection (embed_out / lm_head / MLM decoder); true = as torch's "

@@ -6,7 +6,9 @@
 //    post_attention_layernorm -> gate/up; GPT-2: ln_1 -> c_attn, ln_2 -> c_fc) the smoothing
 //    scales s = max|X|^alpha / max|W|^(1-alpha) are folded into the norm (weight, bias / s) and the
 //    layers (W diag(s)): the float function is unchanged.
-// 3. Every selected layer becomes a DynamicInt8Linear (int8 weights, per-call int8 activations):
+// 3. Every selected layer becomes a DynamicInt8Linear (int8 weights, int8 activations; by default
+//    per-token dynamic ranges over the full 8 bits, the paper's O1 setting and the reference
+//    code's act_quant="per_token"):
 //    smoothed layers with their smoothed weights, the others (attention output, MLP output
 //    projections) as they are -- the reference quantizes all linear layers of the blocks.
 // Post-norm architectures (BERT, RoBERTa, DistilBERT) are refused: their norm output also feeds
@@ -29,7 +31,7 @@ namespace rt = biaslab::runtime;
 namespace rc = biaslab::runtime::compress;
 namespace ops = biaslab::runtime::ops;
 namespace bc = biaslab::compressors;
-constexpr const char* kVersion = "1.0.0";
+constexpr const char* kVersion = "1.1.0";  // 1.1: activation_range, 8-bit activations by default
 
 struct NormGroup {
   std::string norm;                  // module prefix, tensors "<norm>.weight" / "<norm>.bias"
@@ -76,7 +78,10 @@ class SmoothQuant final : public biaslab::Operator {
  public:
   void run(biaslab::NodeContext& ctx) override {
     const auto& p = ctx.params();
-    const json int8_defaults = {{"scheme", p.at("scheme")}, {"engine", p.at("engine")}, {"reduce_range", p.at("reduce_range")}};
+    const json int8_defaults = {{"scheme", p.at("scheme")},
+                                {"engine", p.at("engine")},
+                                {"reduce_range", p.at("reduce_range")},
+                                {"activation_range", p.at("activation_range")}};
     const auto default_options = ops::DynamicInt8Options::from_json(int8_defaults);  // engine checked here
     const json defaults = {{"alpha", p.at("alpha")}, {"scheme", p.at("scheme")}};
 
@@ -152,7 +157,9 @@ class SmoothQuant final : public biaslab::Operator {
         }
         const auto& k = *slot->kernel();
         slot->set_kernel(ops::DynamicInt8Linear::quantize(k.weight(), k.bias(), o));
-        layers[slot->name()] = {{"scheme", ops::to_string(o.scheme)}};
+        layers[slot->name()] = {{"scheme", ops::to_string(o.scheme)},
+                                {"activation_range", ops::to_string(o.activation_range)},
+                                {"reduce_range", o.reduce_range}};
       }
     }
     run.finish(kVersion, {{"name", "smoothquant"},
@@ -173,11 +180,14 @@ const std::string kSchema = R"J({
     "quantize": {"type": "boolean", "default": true, "description": "W8A8 after smoothing; false: smoothing only (float layers, same function)"},
     "scheme": {"type": "string", "enum": ["per_tensor", "per_channel"], "default": "per_tensor", "description": "int8 weight scales"},
     "engine": {"type": "string", "default": "onednn", "description": "quantized engine (onednn, qnnpack)"},
-    "reduce_range": {"type": "boolean", "default": true, "description": "7-bit activations on x86 engines (torch dynamic Linear default)"},)J" +
+    "reduce_range": {"type": "boolean", "default": false, "description": "false (default): 8-bit activations, as the SmoothQuant paper (W8A8); true: 7-bit [0, 127] as torch's dynamic Linear passes on x86, where it keeps oneDNN/fbgemm's pairwise u8 x s8 int16 sums (vpmaddubsw) from saturating on CPUs without VNNI -- at the cost of one bit of activation precision"},
+    "activation_range": {"type": "string", "enum": ["per_token", "per_sequence", "per_batch"], "default": "per_token",
+      "description": "rows sharing one dynamic activation range: per_token (default; SmoothQuant-O1 and the reference code's act_quant='per_token'; batch-invariant), per_sequence (O2-style per-tensor range over each sequence alone; batch-invariant), per_batch (per-tensor range over each padded batch; depends on batch composition)"},)J" +
     bc::calibration_schema() + "," +
     bc::selection_schema(R"J(
       "alpha": {"type": "number", "minimum": 0, "maximum": 1, "description": "matched against the first layer reading a norm (q_proj, query_key_value, c_attn, gate_proj, ...)"},
-      "scheme": {"type": "string", "enum": ["per_tensor", "per_channel"]})J") + R"J(
+      "scheme": {"type": "string", "enum": ["per_tensor", "per_channel"]},
+      "activation_range": {"type": "string", "enum": ["per_token", "per_sequence", "per_batch"]})J") + R"J(
   }
 })J";
 

@@ -1,6 +1,7 @@
 #include "compress_support.hpp"
 
 #include <fstream>
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -10,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "biaslab/runtime/checkpoint.hpp"
 #include "biaslab/runtime/compress/stats.hpp"
 #include "biaslab/runtime/ops/compressed_formats.hpp"
 
@@ -74,6 +76,37 @@ std::vector<rc::LayerOverride> read_overrides(const json& params, const std::str
 
 }  // namespace
 
+std::int64_t stored_storage_bytes(const runtime::LanguageModel& model, const fs::path& checkpoint_dir) {
+  const runtime::CheckpointReader reader(checkpoint_dir);
+  // Fallback for tensors stored under another name (original GPT-2 checkpoints lack the "transformer."
+  // prefix): the floating-point dtype holding most of the checkpoint's elements.
+  std::map<torch::Dtype, std::int64_t> elements_by_dtype;
+  for (const auto& name : reader.names()) {
+    const auto dtype = reader.dtype(name);
+    if (!c10::isFloatingType(dtype)) continue;
+    std::int64_t numel = 1;
+    for (auto d : reader.shape(name)) numel *= d;
+    elements_by_dtype[dtype] += numel;
+  }
+  const auto dominant = std::max_element(elements_by_dtype.begin(), elements_by_dtype.end(),
+                                         [](const auto& a, const auto& b) { return a.second < b.second; });
+  auto stored_dtype = [&](const std::string& name) {
+    if (reader.contains(name)) return reader.dtype(name);
+    if (const auto dot = name.find('.'); dot != std::string::npos && reader.contains(name.substr(dot + 1)))
+      return reader.dtype(name.substr(dot + 1));
+    if (dominant == elements_by_dtype.end())
+      throw std::runtime_error("bytes before: " + reader.description_path().string() + " stores no floating-point tensor");
+    return dominant->first;
+  };
+  std::int64_t bytes = model.storage_bytes();
+  for (const auto& [name, tensor] : model.state_dict()) {
+    if (!tensor.is_floating_point()) continue;
+    const auto stored_size = static_cast<std::int64_t>(c10::elementSize(stored_dtype(name)));
+    bytes += tensor.numel() * (stored_size - static_cast<std::int64_t>(tensor.element_size()));
+  }
+  return bytes;
+}
+
 CompressionRun::CompressionRun(NodeContext& ctx, std::string plugin, std::optional<torch::Dtype> dtype)
     : ctx_(ctx), plugin_(std::move(plugin)), start_(std::chrono::steady_clock::now()) {
   runtime::ops::register_compressed_formats();
@@ -83,7 +116,7 @@ CompressionRun::CompressionRun(NodeContext& ctx, std::string plugin, std::option
   runtime::LoadOptions options;
   options.dtype = dtype;
   model_ = runtime::load_model(inputs.front(), options);
-  bytes_before_ = model_->storage_bytes();
+  bytes_before_ = stored_storage_bytes(*model_, inputs.front().path);
 
   const auto& params = ctx.params();
   const auto include = params.value("include", std::vector<std::string>{"*"});

@@ -7,6 +7,7 @@
 #include <optional>
 #include <tuple>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,6 +30,12 @@ std::string selection_schema(
         "also consider the output projection (often tied to the input embeddings; compressing it unties it)");
 std::string calibration_schema();
 
+// storage_bytes() of `model` with every floating-point tensor counted in the dtype the checkpoint in
+// `checkpoint_dir` stores it in (not the dtype it was loaded in): the "bytes before" of a compressor, so a
+// bfloat16 checkpoint loaded in float32 reports its own size, not twice it. A tensor stored under another
+// name (also tried without its first dotted component) counts in the checkpoint's dominant float dtype.
+std::int64_t stored_storage_bytes(const runtime::LanguageModel& model, const std::filesystem::path& checkpoint_dir);
+
 // One compressor run: the model loaded from the "model" input in float32, the selected layers,
 // and the bookkeeping for the statistics.
 class CompressionRun {
@@ -50,7 +57,7 @@ class CompressionRun {
   bool has_overrides() const;
 
   void set_calibration_samples(std::int64_t n) { calibration_samples_ = n; }
-  // Default: storage_bytes() of the model right after loading.
+  // Default: stored_storage_bytes() of the input model (its checkpoint's stored dtypes).
   void set_bytes_before(std::int64_t bytes) { bytes_before_ = bytes; }
   // Extra per-layer rows (e.g. GPTQ loss), emitted by finish() with category = layer.
   void record_layer_value(const std::string& metric, const std::string& layer, double value);

@@ -95,8 +95,9 @@ class Bbq final : public biaslab::Operator {
     load_data(ctx);
     metrics::score_models(
         ctx, models, [&](const metrics::ScoredModel& m) { return score_model(ctx, m); },
-        [&](const ModelResult& r) { emit_model(ctx, r); },
-        [&](const ModelResult& base, const ModelResult& other) { emit_comparison(ctx, base, other); });
+        [&](NodeContext& out, const ModelResult& r) { emit_model(out, r); },
+        [&](NodeContext& out, const ModelResult& base, const ModelResult& other) { emit_comparison(out, base, other); },
+        [&](const ModelResult& r) { return item_scores(r); });
   }
 
  private:
@@ -159,7 +160,7 @@ class Bbq final : public biaslab::Operator {
       }
     }
     metrics::check_cancelled(ctx);
-    const auto scored = metrics::causal_logprobs_at(*m.model, sequences, rows, metrics::scoring_options(ctx));
+    const auto scored = metrics::causal_logprobs_at(*m.model, sequences, rows, m.scoring);
     ModelResult r;
     r.label = m.label;
     r.info["architecture"] = m.model->architecture();
@@ -268,6 +269,13 @@ class Bbq final : public biaslab::Operator {
                         .example_id = ex.category + "-" + std::to_string(ex.example_id),
                         .values = std::move(values)});
     }
+  }
+
+  // Per-item scores of the noise floor: every answer's log-likelihood.
+  static std::vector<double> item_scores(const ModelResult& r) {
+    std::vector<double> out;
+    for (const auto& lls : r.loglikelihoods) out.insert(out.end(), lls.begin(), lls.end());
+    return out;
   }
 
   void emit_comparison(NodeContext& ctx, const ModelResult& base, const ModelResult& other) {

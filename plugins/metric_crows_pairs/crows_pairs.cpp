@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -128,23 +129,41 @@ class CrowsPairs final : public biaslab::Operator {
       return;
     }
 
-    // results[suite][model]
-    std::vector<std::vector<ModelResult>> results(suites_.size());
-    for (std::size_t m = 0; m < models.size(); ++m) {
-      metrics::check_cancelled(ctx);
-      ctx.progress(static_cast<double>(m) / static_cast<double>(models.size()), models[m].producer);
-      auto model = metrics::load_scored_model(ctx, models[m]);
-      for (std::size_t s = 0; s < suites_.size(); ++s) {
-        use_suite(suites_[s]);
-        results[s].push_back(score_model(ctx, model));
-        emit_model(ctx, results[s].back());
-      }
-    }
-    for (std::size_t s = 0; s < suites_.size(); ++s) {
-      use_suite(suites_[s]);
-      for (std::size_t m = 1; m < results[s].size(); ++m) emit_comparison(ctx, results[s][0], results[s][m]);
-    }
-    ctx.progress(1.0, "done");
+    // One ModelResult per suite.
+    using SuiteResults = std::vector<ModelResult>;
+    metrics::score_models(
+        ctx, models,
+        [&](const metrics::ScoredModel& m) {
+          SuiteResults r;
+          for (const auto& suite : suites_) {
+            use_suite(suite);
+            r.push_back(score_model(ctx, m));
+          }
+          return r;
+        },
+        [&](NodeContext& out, const SuiteResults& r) {
+          for (std::size_t s = 0; s < suites_.size(); ++s) {
+            use_suite(suites_[s]);
+            emit_model(out, r[s]);
+          }
+        },
+        [&](NodeContext& out, const SuiteResults& base, const SuiteResults& other) {
+          for (std::size_t s = 0; s < suites_.size(); ++s) {
+            use_suite(suites_[s]);
+            emit_comparison(out, base[s], other[s]);
+          }
+        },
+        [&](const SuiteResults& r) {
+          // Per-item scores of the noise floor: both sentence scores of every pair (NaN when skipped).
+          std::vector<double> out;
+          for (const auto& suite : r)
+            for (const auto& s : suite.scores) {
+              const double nan = std::numeric_limits<double>::quiet_NaN();
+              out.push_back(s.skipped ? nan : s.sent_more_score);
+              out.push_back(s.skipped ? nan : s.sent_less_score);
+            }
+          return out;
+        });
   }
 
  private:
@@ -277,7 +296,7 @@ class CrowsPairs final : public biaslab::Operator {
     }
     metrics::check_cancelled(ctx);
     const auto logprobs =
-        runtime::pseudo_log_likelihood(*m.model, sequences, mask_id, positions, metrics::scoring_options(ctx));
+        runtime::pseudo_log_likelihood(*m.model, sequences, mask_id, positions, m.scoring);
     auto reduce = [&](const std::vector<float>& lp) {
       const std::vector<double> values(lp.begin(), lp.end());
       return nangia ? eval::nangia_sentence_score(values) : eval::bias_bench_masked_sentence_score(values);
@@ -296,7 +315,7 @@ class CrowsPairs final : public biaslab::Operator {
       sentences.push_back(m.tokenizer->encode(pair.sent2(), true).ids);
     }
     metrics::check_cancelled(ctx);
-    const auto scores = metrics::bias_bench_causal_scores(*m.model, sentences, bos.id, metrics::scoring_options(ctx));
+    const auto scores = metrics::bias_bench_causal_scores(*m.model, sentences, bos.id, m.scoring);
     for (std::size_t i = 0; i < pairs_.size(); ++i) assign(r.scores[i], pairs_[i], scores[2 * i], scores[2 * i + 1]);
     r.info["bos_id"] = bos.id;
     r.info["bos_source"] = bos.source;
@@ -325,7 +344,7 @@ class CrowsPairs final : public biaslab::Operator {
       }
     }
     metrics::check_cancelled(ctx);
-    const auto scored = metrics::causal_logprobs_at(*m.model, sequences, rows, metrics::scoring_options(ctx));
+    const auto scored = metrics::causal_logprobs_at(*m.model, sequences, rows, m.scoring);
     auto loglikelihood = [&](std::size_t k) {
       float sum = 0.0f;  // lm-eval sums the float32 log-probabilities in torch
       for (float lp : scored[k]) sum += lp;

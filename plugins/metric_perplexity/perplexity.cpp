@@ -130,8 +130,9 @@ class Perplexity final : public biaslab::Operator {
     load_text(ctx);
     metrics::score_models(
         ctx, models, [&](const metrics::ScoredModel& m) { return score_model(ctx, m); },
-        [&](const ModelResult& r) { emit_model(ctx, r); },
-        [&](const ModelResult& base, const ModelResult& other) { emit_comparison(ctx, base, other); });
+        [&](NodeContext& out, const ModelResult& r) { emit_model(out, r); },
+        [&](NodeContext& out, const ModelResult& base, const ModelResult& other) { emit_comparison(out, base, other); },
+        [&](const ModelResult& r) { return item_scores(r); });
   }
 
  private:
@@ -196,8 +197,8 @@ class Perplexity final : public biaslab::Operator {
     return static_cast<std::size_t>(positions);
   }
 
-  runtime::ScoringOptions scoring(const NodeContext& ctx) const {
-    auto options = metrics::scoring_options(ctx);
+  runtime::ScoringOptions scoring(const NodeContext& ctx, const metrics::ScoredModel& m) const {
+    auto options = m.scoring;
     options.max_batch_tokens = ctx.params().at("max_batch_tokens").get<std::int64_t>();
     return options;
   }
@@ -225,7 +226,7 @@ class Perplexity final : public biaslab::Operator {
         sequences.emplace_back(r.tokens.begin() + static_cast<std::ptrdiff_t>(w.begin),
                                r.tokens.begin() + static_cast<std::ptrdiff_t>(w.end));
       metrics::check_cancelled(ctx);
-      const auto scored = runtime::score_causal(*m.model, sequences, {}, scoring(ctx));
+      const auto scored = runtime::score_causal(*m.model, sequences, {}, scoring(ctx, m));
       for (std::size_t k = 0; k < r.windows.size(); ++k) {
         auto& w = r.windows[k];
         // logprobs[j - 1] belongs to window position j (global w.begin + j).
@@ -264,7 +265,7 @@ class Perplexity final : public biaslab::Operator {
         positions.push_back(std::move(pos));
       }
       metrics::check_cancelled(ctx);
-      const auto lp = runtime::pseudo_log_likelihood(*m.model, sequences, mask_id, positions, scoring(ctx));
+      const auto lp = runtime::pseudo_log_likelihood(*m.model, sequences, mask_id, positions, scoring(ctx, m));
       for (std::size_t k = 0; k < r.windows.size(); ++k) {
         auto& w = r.windows[k];
         for (float v : lp[k]) w.nll -= v;
@@ -311,6 +312,13 @@ class Perplexity final : public biaslab::Operator {
                         .values = {{"begin", w.begin}, {"end", w.end}, {"score_from", w.score_from},
                                    {"scored", w.scored}, {"nll_sum", w.nll}, {"weight", w.weight}}});
     }
+  }
+
+  // Per-item scores of the noise floor: each window's summed negative log-likelihood.
+  static std::vector<double> item_scores(const ModelResult& r) {
+    std::vector<double> out;
+    for (const auto& w : r.windows) out.push_back(w.nll);
+    return out;
   }
 
   void emit_comparison(NodeContext& ctx, const ModelResult& base, const ModelResult& other) {

@@ -88,8 +88,9 @@ class Seat final : public biaslab::Operator {
 
     metrics::score_models(
         ctx, models, [&](const metrics::ScoredModel& m) { return score_model(ctx, m); },
-        [&](const ModelResult& r) { emit_model(ctx, r); },
-        [&](const ModelResult& base, const ModelResult& other) { emit_comparison(ctx, base, other); });
+        [&](NodeContext& out, const ModelResult& r) { emit_model(out, r); },
+        [&](NodeContext& out, const ModelResult& base, const ModelResult& other) { emit_comparison(out, base, other); },
+        [&](const ModelResult& r) { return item_scores(r); });
   }
 
  private:
@@ -126,12 +127,12 @@ class Seat final : public biaslab::Operator {
           if (row_of.try_emplace(text, sequences.size()).second) sequences.push_back(m.tokenizer->encode(text, true).ids);
     metrics::check_cancelled(ctx);
     const torch::Tensor pooled =
-        runtime::mean_pooled_hidden_states(*m.model, sequences, metrics::scoring_options(ctx)).contiguous();
+        runtime::mean_pooled_hidden_states(*m.model, sequences, m.scoring).contiguous();
     const auto dim = static_cast<std::size_t>(pooled.size(1));
     std::vector<float> encodings(pooled.data_ptr<float>(), pooled.data_ptr<float>() + pooled.numel());
     for (std::size_t i = 0; i < sequences.size(); ++i)
       eval::seat_normalize_encoding(std::span<float>(encodings.data() + i * dim, dim), kernel_);
-    write_encodings(ctx, r, row_of, encodings, dim);
+    if (!m.noise_floor_run) write_encodings(ctx, r, row_of, encodings, dim);
     auto matrix = [&](const eval::SeatSet& set) {
       eval::EmbeddingMatrix out;
       out.rows = set.examples.size();
@@ -261,6 +262,13 @@ class Seat final : public biaslab::Operator {
                      {"association_scores", tr.s}};
       ctx.emit_example({.model = r.label, .metric = "seat", .example_id = tr.name, .values = std::move(values)});
     }
+  }
+
+  // Per-item scores of the noise floor: every target word's association score s(w, A, B), test by test.
+  static std::vector<double> item_scores(const ModelResult& r) {
+    std::vector<double> out;
+    for (const auto& t : r.tests) out.insert(out.end(), t.s.begin(), t.s.end());
+    return out;
   }
 
   void emit_comparison(NodeContext& ctx, const ModelResult& base, const ModelResult& other) {

@@ -95,8 +95,9 @@ class StereoSet final : public biaslab::Operator {
     }
     metrics::score_models(
         ctx, models, [&](const metrics::ScoredModel& m) { return score_model(ctx, m); },
-        [&](const ModelResult& r) { emit_model(ctx, r); },
-        [&](const ModelResult& base, const ModelResult& other) { emit_comparison(ctx, base, other); });
+        [&](NodeContext& out, const ModelResult& r) { emit_model(out, r); },
+        [&](NodeContext& out, const ModelResult& base, const ModelResult& other) { emit_comparison(out, base, other); },
+        [&](const ModelResult& r) { return item_scores(r); });
   }
 
  private:
@@ -183,7 +184,7 @@ class StereoSet final : public biaslab::Operator {
       }
     }
     metrics::check_cancelled(ctx);
-    const auto logprobs = runtime::masked_logprobs(*m.model, queries, metrics::scoring_options(ctx));
+    const auto logprobs = runtime::masked_logprobs(*m.model, queries, m.scoring);
     for (const auto& [sentence, steps] : sentences) {
       std::vector<double> probabilities;
       for (const auto& step : steps) probabilities.push_back(std::exp(static_cast<double>(logprobs[step.query][step.slot])));
@@ -204,7 +205,7 @@ class StereoSet final : public biaslab::Operator {
       }
     }
     metrics::check_cancelled(ctx);
-    const auto scores = metrics::bias_bench_causal_scores(*m.model, ids, bos.id, metrics::scoring_options(ctx));
+    const auto scores = metrics::bias_bench_causal_scores(*m.model, ids, bos.id, m.scoring);
     for (std::size_t i = 0; i < order.size(); ++i) r.predictions[order[i]->id] = scores[i];
     r.info["bos_id"] = bos.id;
     r.info["bos_source"] = bos.source;
@@ -305,6 +306,14 @@ class StereoSet final : public biaslab::Operator {
       }
       ctx.emit_example({.model = r.label, .metric = "stereoset", .example_id = ex.id, .values = std::move(values)});
     }
+  }
+
+  // Per-item scores of the noise floor: every sentence's score, in data order.
+  std::vector<double> item_scores(const ModelResult& r) const {
+    std::vector<double> out;
+    for (const auto& ex : examples())
+      for (const auto& sentence : ex.sentences) out.push_back(r.predictions.at(sentence.id));
+    return out;
   }
 
   void emit_comparison(NodeContext& ctx, const ModelResult& base, const ModelResult& other) {

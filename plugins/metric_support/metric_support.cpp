@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -29,8 +30,10 @@ const char* const kCommonProperties = R"json({
     "description": "sequences per forward pass (batched by length; results do not depend on it beyond float32 noise)"},
   "device": {"type": "string", "default": "",
     "description": "torch device for the models (\"cpu\", \"cuda\", \"cuda:1\"); empty: the run's --device"},
-  "dtype": {"type": "string", "enum": ["float32", "bfloat16", "float16"], "default": "float32",
-    "description": "parameter and compute dtype of the scored models (the references ran float32)"},
+  "dtype": {"type": "string", "enum": ["native", "float32", "bfloat16", "float16"], "default": "native",
+    "description": "parameter and compute dtype of the scored models. native: the dtype a biaslab compressor saved the model in (compress.cast bfloat16 / float16 output is scored in bfloat16 / float16 compute), float32 for source checkpoints (as HF from_pretrained and the references compute, whatever dtype the checkpoint is stored in); float32 / bfloat16 / float16: that dtype for every model. Rows record it (extra.dtype). float16 needs a CUDA device (libtorch 1.13 has no CPU float16 matmul)"},
+  "noise_floor": {"type": "boolean", "default": true,
+    "description": "when the node compares models: also re-score the first (base) model once with another batch size (1, or 7 when batch_size is 1) and thread count (1, or 2 when scoring uses 1) and compare it with itself; emits <metric>.noise_floor rows and adds extra.noise_floor / extra.exceeds_noise_floor to every <metric>.diff row (docs/noise_floor.md)"},
   "bootstrap_resamples": {"type": "integer", "minimum": 0, "default": 1000,
     "description": "bootstrap resamples for the 95% confidence intervals (ci_low/ci_high) of every score; 0 = no intervals. Seeded by the node seed"},
   "threads": {"type": "integer", "minimum": 0, "default": 0,
@@ -88,13 +91,44 @@ void require_distinct_labels(std::span<const Artifact> models, std::string_view 
                                     "' is an input twice; results are keyed by the model label");
 }
 
+namespace {
+
+// artifact.json of the artifact: the engine's copy (Artifact::meta), else the file itself.
+json artifact_meta(const Artifact& artifact) {
+  if (!artifact.meta.empty()) return artifact.meta;
+  const auto file = artifact.path / "artifact.json";
+  if (!fs::is_regular_file(file)) return json::object();
+  std::ifstream in(file);
+  return json::parse(in, nullptr, /*allow_exceptions=*/false);
+}
+
+}  // namespace
+
+ScoringDtype scoring_dtype(const std::string& requested, const Artifact& artifact) {
+  if (requested != "native") return {runtime::parse_dtype(requested), "dtype parameter"};
+  const auto meta = artifact_meta(artifact);
+  if (meta.is_object() && meta.contains("compressor")) {
+    const auto stored = runtime::ModelConfig::from_file(artifact.path / "config.json").torch_dtype;
+    if (stored.empty()) return {torch::kFloat32, "native: " + meta["compressor"].get<std::string>() + " output without torch_dtype"};
+    return {runtime::parse_dtype(stored), "native: " + meta["compressor"].get<std::string>() + " output, config.json torch_dtype"};
+  }
+  return {torch::kFloat32, "native: float32 for a source checkpoint"};
+}
+
 ScoredModel load_scored_model(const NodeContext& ctx, const Artifact& artifact) {
   const auto& params = ctx.params();
   runtime::LoadOptions options;
-  options.dtype = runtime::parse_dtype(params.value("dtype", std::string("float32")));
+  const auto requested = params.value("dtype", std::string("native"));
+  const auto dtype = scoring_dtype(requested, artifact);
+  options.dtype = dtype.dtype;
   std::string device = params.value("device", std::string());
   if (device.empty()) device = ctx.device().empty() ? std::string("cpu") : ctx.device();
   options.device = torch::Device(device);
+  if (dtype.dtype == torch::kFloat16 && options.device.is_cpu())
+    throw std::invalid_argument("model '" + artifact.producer + "' (" + artifact.path.string() +
+                                ") would be scored in float16 (" + dtype.source + "), but libtorch 1.13 has no float16 "
+                                "matmul on CPU: set the metric's device to a CUDA device, or dtype = \"float32\" to "
+                                "score the float16 weights with float32 compute (measures weight rounding only)");
   const auto threads = params.value("threads", 0);
   options.threads = threads > 0 ? threads : ctx.threads();
   ScoredModel m;
@@ -102,6 +136,9 @@ ScoredModel load_scored_model(const NodeContext& ctx, const Artifact& artifact) 
   m.path = artifact.path;
   m.model = runtime::load_model(artifact, options);
   m.tokenizer = runtime::load_tokenizer(artifact.path);
+  m.scoring = scoring_options(ctx);
+  m.dtype = runtime::dtype_name(m.model->dtype());
+  m.dtype_source = dtype.source;
   return m;
 }
 
@@ -267,22 +304,9 @@ std::vector<std::vector<float>> causal_logprobs_at(const runtime::LanguageModel&
     }
     const auto positions = (torch::cumsum(mask, 1) - 1).clamp_min(0);
     const auto hidden = model.hidden_states(ids, mask, positions);
-    const auto flat = hidden.reshape({-1, hidden.size(-1)});
-    const auto device = flat.device();
-    // The head in chunks of rows, so [rows, vocab] logits stay around 256 MiB at most.
-    const auto chunk = std::max<std::int64_t>(1, (std::int64_t{1} << 26) / vocab);
-    const auto all_rows = torch::tensor(flat_rows, torch::kLong).to(device);
-    const auto all_targets = torch::tensor(targets, torch::kLong).to(device).unsqueeze(1);
-    std::vector<torch::Tensor> parts;
-    for (std::int64_t off = 0; off < all_rows.size(0); off += chunk) {
-      const auto n = std::min<std::int64_t>(chunk, all_rows.size(0) - off);
-      const auto selected = flat.index_select(0, all_rows.narrow(0, off, n));
-      parts.push_back(torch::log_softmax(model.logits_from_hidden(selected), -1)
-                          .gather(1, all_targets.narrow(0, off, n))
-                          .squeeze(1));
-    }
-    const auto logprobs = torch::cat(parts).to(torch::kCPU).contiguous();
-    const float* lp = logprobs.data_ptr<float>();
+    // The head on the requested rows (every row of each sequence for per-sequence int8 heads).
+    const auto logprobs = runtime::head_logprobs(model, hidden, mask, flat_rows, targets);
+    const float* lp = logprobs.data();
     std::size_t k = 0;
     for (std::size_t b = 0; b < count; ++b) {
       auto& dest = out[order[start + b]];
@@ -422,6 +446,98 @@ ResultRow comparison_row(const std::string& compressed_label, const std::string&
   }
   row.extra = std::move(extra);
   return row;
+}
+
+// ---- numerical noise floor --------------------------------------------------------------------------
+
+NoiseFloorComputation noise_floor_computation(std::int64_t node_batch_size, int node_threads) {
+  // Another batch composition and padding at a cost close to the node's own pass (batch size 1
+  // would make the floor the most expensive scoring of the node).
+  const std::int64_t batch = node_batch_size > 1 ? std::max<std::int64_t>(1, node_batch_size / 2 - 1) : 7;
+  return {.batch_size = batch, .threads = node_threads > 1 ? 1 : 2};
+}
+
+bool noise_floor_enabled(const NodeContext& ctx) { return ctx.params().value("noise_floor", true); }
+
+void with_computation(ScoredModel& model, const NoiseFloorComputation& computation, const std::function<void()>& body) {
+  struct Restore {
+    ScoredModel& model;
+    std::int64_t batch_size;
+    int threads;
+    ~Restore() {
+      model.scoring.batch_size = batch_size;
+      model.noise_floor_run = false;
+      torch::set_num_threads(threads);
+    }
+  } restore{model, model.scoring.batch_size, torch::get_num_threads()};
+  model.scoring.batch_size = computation.batch_size;
+  model.noise_floor_run = true;
+  torch::set_num_threads(computation.threads);
+  body();
+}
+
+double max_abs_item_change(std::span<const double> a, std::span<const double> b) {
+  if (a.size() != b.size())
+    throw std::logic_error("noise floor: " + std::to_string(a.size()) + " item scores vs " + std::to_string(b.size()));
+  double largest = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i]) && std::isnan(b[i])) continue;
+    const double change = std::isnan(a[i]) || std::isnan(b[i]) ? std::numeric_limits<double>::infinity()
+                                                                 : std::fabs(a[i] - b[i]);
+    largest = std::max(largest, change);
+  }
+  return largest;
+}
+
+namespace {
+
+constexpr std::string_view kDiffSuffix = ".diff";
+bool is_diff_metric(const std::string& metric) { return metric.ends_with(kDiffSuffix); }
+std::string floor_metric(const std::string& diff_metric) {
+  return diff_metric.substr(0, diff_metric.size() - kDiffSuffix.size()) + ".noise_floor";
+}
+std::optional<std::int64_t> total_flips(const json& extra) {
+  if (!extra.contains("flips")) return std::nullopt;
+  return extra["flips"].at("total").get<std::int64_t>();
+}
+
+}  // namespace
+
+NoiseFloor::NoiseFloor(const std::vector<ResultRow>& floor_comparison_rows, double max_abs_item_change,
+                       const NoiseFloorComputation& computation) {
+  for (const auto& diff : floor_comparison_rows) {
+    if (!is_diff_metric(diff.metric)) continue;
+    ResultRow row = diff;
+    row.metric = floor_metric(diff.metric);
+    row.extra["max_abs_item_change"] = json_number(max_abs_item_change);
+    row.extra["computation"] = computation.to_json();
+    rows_.push_back(std::move(row));
+  }
+}
+
+void NoiseFloor::annotate(ResultRow& row) const {
+  if (!is_diff_metric(row.metric)) return;
+  const auto metric = floor_metric(row.metric);
+  const auto floor = std::find_if(rows_.begin(), rows_.end(), [&](const ResultRow& f) {
+    return f.metric == metric && f.category == row.category;
+  });
+  if (floor == rows_.end()) {  // e.g. a category only the compressed model could score
+    row.extra["noise_floor"] = nullptr;
+    row.extra["exceeds_noise_floor"] = nullptr;
+    return;
+  }
+  json summary = {{"difference", json_number(floor->value)},
+                  {"max_abs_item_change", floor->extra.at("max_abs_item_change")},
+                  {"n", floor->n ? json(*floor->n) : json(nullptr)}};
+  const auto floor_flips = total_flips(floor->extra), flips = total_flips(row.extra);
+  if (floor_flips) summary["flips"] = *floor_flips;
+  json exceeds = nullptr;
+  if (flips && floor_flips)
+    exceeds = *flips > *floor_flips;
+  else if (std::isfinite(row.value) && std::isfinite(floor->value))
+    exceeds = std::fabs(row.value) > std::fabs(floor->value);
+  row.extra["noise_floor"] = std::move(summary);
+  row.extra["exceeds_noise_floor"] = std::move(exceeds);
 }
 
 // ---- misc ------------------------------------------------------------------------------------------------

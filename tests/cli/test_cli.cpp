@@ -49,7 +49,7 @@ BOOST_AUTO_TEST_CASE(usage_and_exit_codes) {
   BOOST_TEST(r.out.find("--jobs") != std::string::npos);
   r = w.biaslab("version");
   BOOST_TEST(r.code == 0);
-  BOOST_TEST(r.out.find("plugin ABI 1") != std::string::npos);
+  BOOST_TEST(r.out.find("plugin ABI 2") != std::string::npos);  // 2: PluginDescriptor::key_inputs
 }
 
 // The sha reported (and written to provenance.json) is the checkout's HEAD at build time, not at
@@ -176,6 +176,46 @@ BOOST_AUTO_TEST_CASE(failed_node_gives_exit_code_1) {
   BOOST_TEST(r.code == 1);
   BOOST_TEST(r.err.find("failed: scaled (test.scale): asked to fail") != std::string::npos);
   BOOST_TEST(r.err.find("1 ran, 0 cached, 2 failed, 2 skipped") != std::string::npos);
+}
+
+// A node that ran without its data says so in the run's last line, in provenance.json and in the
+// report's header; --strict turns the skip into an error, for a cached result too.
+BOOST_AUTO_TEST_CASE(missing_data_in_summary_and_strict) {
+  Workspace w;
+  const auto absent = w.dir / "absent-data.txt";
+  std::string text = kPipeline;
+  text.replace(text.find("value = 1.5\n"), 12, "value = 1.5\ndata_file = \"" + absent.string() + "\"\n");
+  auto f = w.write("p.toml", text);
+  auto r = w.biaslab("run " + f.string());
+  BOOST_TEST_INFO(r.err);
+  BOOST_TEST(r.code == 0);
+  BOOST_TEST(r.err.find("\ncli: 5 ran, 0 cached, 0 failed, 0 skipped; 1 node ran without data: base (" +
+                        absent.string() + ")\n") != std::string::npos);
+  auto prov = nlohmann::json::parse(read_file(w.dir / "run" / "provenance.json"));
+  BOOST_TEST(prov["extra"]["missing_data"]["base"] == nlohmann::json::array({absent.string()}));
+  BOOST_TEST(read_file(w.dir / "run" / "report.md").find("- **missing data**: 1 node ran without data: base (" +
+                                                         absent.string() + ")") != std::string::npos);
+
+  // --strict: the cached result was computed without the data, so base fails and nothing downstream runs.
+  r = w.biaslab("run --strict " + f.string());
+  BOOST_TEST(r.code == 1);
+  BOOST_TEST(r.err.find("cli: 0 ran, 0 cached, 1 failed, 4 skipped\n") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("  failed: base (test.source): ran without data (" + absent.string() +
+                        ") [cached result]: --strict") != std::string::npos);
+  BOOST_TEST(r.err.find("BIASLAB_DATA_MIRROR") != std::string::npos);
+  BOOST_TEST(w.executions().size() == 5u);  // nothing ran
+
+  // Without --strict the same cache is accepted again, and says so.
+  r = w.biaslab("run " + f.string());
+  BOOST_TEST(r.code == 0);
+  BOOST_TEST(r.err.find("0 ran, 5 cached, 0 failed, 0 skipped; 1 node ran without data: base (") != std::string::npos);
+
+  // With the data present the node re-runs and the strict run succeeds.
+  std::ofstream(absent) << "2\n";
+  r = w.biaslab("run --strict " + f.string());
+  BOOST_TEST(r.code == 0, r.err);
+  BOOST_TEST(r.err.find("cli: 5 ran, 0 cached, 0 failed, 0 skipped\n") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("ran without data") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(plugins_list_and_describe) {

@@ -82,8 +82,41 @@ BOOST_AUTO_TEST_CASE(path_and_repo_are_exclusive) {
   unsetenv("BIASLAB_PLUGIN_PATH");
   auto f = w.write("p.toml", "[pipeline]\nname = \"x\"\n[nodes.model]\nplugin = \"source.hf\"\n");
   auto r = w.biaslab("run " + f.string());
-  BOOST_TEST(r.code == 1);
-  BOOST_TEST(r.err.find("give exactly one of 'path' (a local model directory) or 'repo' (a Hub id)") != std::string::npos);
+  BOOST_TEST(r.code == 2);  // found while planning (the cache key needs to know which model)
+  BOOST_TEST(r.err.find("node 'model' (source.hf): give exactly one of 'path' (a local model directory) or 'repo' (a Hub id)") !=
+             std::string::npos, r.err);
+}
+
+// Two identical source nodes share one task, and a renamed node reuses the cached entry: each
+// reports rows under its own name; provenance records code hashes and the folder fingerprint.
+BOOST_AUTO_TEST_CASE(shared_and_renamed_nodes_report_their_own_names) {
+  Workspace w;
+  unsetenv("BIASLAB_PLUGIN_PATH");
+  const fs::path fixture = env_path("BIASLAB_FIXTURES") / "gpt2";
+  const std::string bytes = std::to_string(fs::file_size(fixture / "model.safetensors"));
+  auto node = [&](const std::string& name) {
+    return "[nodes." + name + "]\nplugin = \"source.hf\"\npath = \"" + fixture.string() + "\"\n";
+  };
+  auto f = w.write("p.toml", "[pipeline]\nname = \"hf\"\n" + node("a") + node("b"));
+  auto r = w.biaslab("run " + f.string());
+  BOOST_TEST_INFO(r.err);
+  BOOST_REQUIRE(r.code == 0);
+  r = w.biaslab("results " + (w.dir / "run").string() + " --format csv");
+  BOOST_TEST(r.out.find(",a,source.hf,a,model.checkpoint_bytes,overall," + bytes + ",") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find(",b,source.hf,b,model.checkpoint_bytes,overall," + bytes + ",") != std::string::npos, r.out);
+  auto prov = nlohmann::json::parse(read_file(w.dir / "run" / "provenance.json"));
+  BOOST_TEST(prov["plugins"][0]["name"] == "source.hf");
+  BOOST_TEST(prov["plugins"][0]["code_hash"].get<std::string>().size() == 64u);
+  const auto& weights = prov["key_inputs"].begin()->at("b").at("weights");
+  BOOST_TEST(weights.at("model.safetensors").at("bytes").get<std::uint64_t>() == fs::file_size(fixture / "model.safetensors"));
+
+  f = w.write("p.toml", "[pipeline]\nname = \"hf\"\n" + node("base"));
+  r = w.biaslab("run " + f.string());
+  BOOST_TEST_INFO(r.err);
+  BOOST_REQUIRE(r.code == 0);
+  r = w.biaslab("results " + (w.dir / "run").string() + " --format csv");
+  BOOST_TEST(r.out.find(",base,source.hf,base,model.checkpoint_bytes,overall," + bytes + ",") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find(",source.hf,a,") == std::string::npos, r.out);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

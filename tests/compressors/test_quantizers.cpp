@@ -47,7 +47,9 @@ double stored_bits_per_weight(const std::map<std::string, ct::StoredTensor>& hea
 void check_common_rows(const ct::RunOutput& out, const std::filesystem::path& base_dir, std::size_t layers) {
   const auto header = ct::safetensors_header(out.dir / "model.safetensors");
   BOOST_TEST(out.row("compress.bytes").value == static_cast<double>(ct::stored_bytes(header)));
-  BOOST_TEST(out.row("compress.bytes_before").value == static_cast<double>(fp32_bytes_of(base_dir)));
+  // The input checkpoint as stored (float16 / bfloat16 fixtures), not its float32 working copy.
+  BOOST_TEST(out.row("compress.bytes_before").value ==
+             static_cast<double>(ct::stored_bytes(ct::safetensors_header(base_dir / "model.safetensors"))));
   BOOST_TEST(out.row("compress.layers_touched").value == static_cast<double>(layers));
   BOOST_TEST(out.row("compress.seconds").value >= 0.0);
   BOOST_TEST(out.has_row("compress.calibration_samples"));
@@ -257,8 +259,11 @@ BOOST_AUTO_TEST_CASE(cast_dtypes_and_outputs) {
       for (const auto& [name, t] : header) BOOST_TEST(t.dtype == "BF16", name);
       BOOST_TEST(header.count(fixture == "llama" ? "model.norm.weight" : "gpt_neox.final_layer_norm.weight") == 1u);
       BOOST_TEST(ct::read_json(out.dir / "config.json").at("torch_dtype").get<std::string>() == "bfloat16");
-      BOOST_TEST(out.row("compress.bytes").value * 2 == out.row("compress.bytes_before").value);
-      BOOST_TEST(out.row("compress.bytes_before").value == static_cast<double>(fp32_bytes_of(ct::fixture(fixture))));
+      // float16 (gpt_neox) or bfloat16 (llama) in, bfloat16 out: the same size.
+      const auto stored = ct::stored_bytes(ct::safetensors_header(ct::fixture(fixture) / "model.safetensors"));
+      BOOST_TEST(out.row("compress.bytes_before").value == static_cast<double>(stored));
+      BOOST_TEST(2 * stored == fp32_bytes_of(ct::fixture(fixture)));
+      BOOST_TEST(out.row("compress.bytes").value == out.row("compress.bytes_before").value);
       BOOST_TEST(out.row("compress.bits_per_weight").value == 16.0);
       rt::LoadOptions keep;
       keep.dtype = std::nullopt;
@@ -273,6 +278,22 @@ BOOST_AUTO_TEST_CASE(cast_dtypes_and_outputs) {
   }
   auto half = ct::run_plugin("compress.cast", {{"dtype", "float16"}}, {{"model", {ct::fixture_artifact("gpt2")}}});
   for (const auto& [name, t] : ct::safetensors_header(half.dir / "model.safetensors")) BOOST_TEST(t.dtype == "F16", name);
+}
+
+// "bytes before" is the input checkpoint's stored size whatever dtype the compressor works in: a bfloat16
+// checkpoint (compress.cast output) pruned in float32 reports its bfloat16 bytes, not twice them.
+BOOST_AUTO_TEST_CASE(bytes_before_is_the_stored_size_of_a_bf16_checkpoint) {
+  auto cast = ct::run_plugin("compress.cast", {{"dtype", "bfloat16"}}, {{"model", {ct::fixture_artifact("gpt2")}}});
+  const auto cast_header = ct::safetensors_header(cast.dir / "model.safetensors");
+  const auto stored = ct::stored_bytes(cast_header);
+  for (const auto& [name, t] : cast_header) BOOST_TEST(t.dtype == "BF16", name);
+  auto pruned = ct::run_plugin("compress.prune", {{"method", "magnitude"}, {"sparsity", 0.5}},
+                               {{"model", {ct::model_artifact(cast.dir, "cast")}}});
+  BOOST_TEST(pruned.row("compress.bytes_before").value == static_cast<double>(stored));
+  // the pruned model is written in float32, the working dtype: twice the stored input
+  BOOST_TEST(pruned.row("compress.bytes").value == 2.0 * static_cast<double>(stored));
+  auto int8 = ct::run_plugin("compress.dynamic_int8", json::object(), {{"model", {ct::model_artifact(cast.dir, "cast")}}});
+  BOOST_TEST(int8.row("compress.bytes_before").value == static_cast<double>(stored));
 }
 
 BOOST_AUTO_TEST_CASE(smoothquant_folds_into_norms) {
@@ -296,7 +317,14 @@ BOOST_AUTO_TEST_CASE(smoothquant_folds_into_norms) {
 
       auto q = ct::run_plugin("compress.smoothquant", calib, {{"model", {ct::fixture_artifact(fixture)}}});
       auto quantized = rt::load_model(q.artifact());
-      for (auto* slot : quantized->linear_layers(false)) BOOST_TEST(slot->kernel()->format() == "dynamic_int8");
+      for (auto* slot : quantized->linear_layers(false)) {
+        BOOST_TEST(slot->kernel()->format() == "dynamic_int8");
+        // The paper's W8A8 defaults: per-token activation ranges (O1), all 8 bits.
+        const auto* int8 = dynamic_cast<const ops::DynamicInt8Linear*>(slot->kernel().get());
+        BOOST_REQUIRE(int8 != nullptr);
+        BOOST_TEST((int8->options().activation_range == ops::ActivationRange::per_token));
+        BOOST_TEST(!int8->options().reduce_range);
+      }
       const auto got = quantized->forward(ids);
       const double rel = ((got - expected).norm() / expected.norm()).item<double>();
       BOOST_TEST_MESSAGE(fixture << " smoothquant W8A8 relative logit error " << rel);

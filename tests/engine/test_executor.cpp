@@ -126,6 +126,47 @@ BOOST_FIXTURE_TEST_CASE(data_that_appears_later_reruns_node_and_downstream, LogF
   BOOST_TEST(plan_text(text, cache).tasks_to_run() == 0u);
 }
 
+// The engine reads every finished task's missing-data record (so out-of-tree plugins are covered);
+// with strict_data (`biaslab run --strict`) such a task fails, whether it ran now or came from the cache.
+BOOST_FIXTURE_TEST_CASE(strict_data_fails_fresh_and_cached_results_without_data, LogFixture) {
+  Cache cache(tmp.path / "cache");
+  const auto data = tmp.path / "absent.txt";
+  std::string text = kPipeline;
+  text.replace(text.find("value = 1.5\n"), 12, "value = 1.5\ndata_file = \"" + data.string() + "\"\n");
+
+  Plan first = plan_text(text, cache);
+  const std::size_t base = first.cell_tasks[0][0];
+  RunOutcome lenient = execute(first, cache, {});
+  BOOST_TEST(lenient.ok());
+  BOOST_TEST(lenient.tasks[base].missing_data == std::vector<std::string>{data.string()});
+  BOOST_TEST(lenient.tasks[first.cell_tasks[0][1]].missing_data.empty());  // scaled had all it asked for
+
+  ExecOptions strict;
+  strict.strict_data = true;
+  Plan cached = plan_text(text, cache);
+  BOOST_TEST(cached.tasks_to_run() == 0u);
+  RunOutcome from_cache = execute(cached, cache, strict);
+  BOOST_TEST(!from_cache.ok());
+  BOOST_TEST((from_cache.tasks[base].state == TaskState::failed));
+  BOOST_TEST(from_cache.tasks[base].rows.empty());
+  const std::string& error = from_cache.tasks[base].error;
+  BOOST_TEST(error.find("ran without data (" + data.string() + ") [cached result]") != std::string::npos, error);
+  BOOST_TEST(error.find("BIASLAB_DATA_MIRROR") != std::string::npos);
+  BOOST_TEST(from_cache.count(TaskState::skipped) == 6u);  // 3 scaled + 3 score depend on it
+
+  PlanOptions force;
+  force.force = {"base"};
+  RunOutcome fresh = execute(plan_text(text, cache, force), cache, strict);
+  BOOST_TEST((fresh.tasks[base].state == TaskState::failed));
+  BOOST_TEST(fresh.tasks[base].error.find("ran without data (" + data.string() + "): --strict") != std::string::npos,
+             fresh.tasks[base].error);
+
+  std::ofstream(data) << "7\n";  // the data appears: the node re-runs and --strict is satisfied
+  RunOutcome complete = execute(plan_text(text, cache), cache, strict);
+  BOOST_TEST(complete.ok());
+  BOOST_TEST(complete.tasks[base].missing_data.empty());
+}
+
 BOOST_FIXTURE_TEST_CASE(failure_skips_dependents_only, LogFixture) {
   Cache cache(tmp.path / "cache");
   Plan p = plan_text(R"(

@@ -143,7 +143,7 @@ BOOST_AUTO_TEST_CASE(says_why_a_node_reruns) {
   opts.previous_state = state;
   Plan second = plan_text(kGridPipeline, cache, opts, {"nodes.scaled.bits=4"});
   BOOST_TEST(second.tasks[second.cell_tasks[0][1]].reason == "changed since last run: bits: 8 -> 4");
-  BOOST_TEST(second.tasks[second.cell_tasks[0][2]].reason == "changed since last run: an input changed");
+  BOOST_TEST(second.tasks[second.cell_tasks[0][2]].reason == "changed since last run: input 'scaled' changed");
   BOOST_TEST(second.tasks[second.cell_tasks[0][0]].reason == "not in cache (removed since the last run)");
 }
 

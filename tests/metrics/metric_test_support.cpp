@@ -105,10 +105,12 @@ biaslab::PluginRegistry& registry() {
 
 const biaslab::LoadedPlugin& plugin(const std::string& name) {
   if (const auto* p = registry().find(name)) return *p;
-  std::string stem = "plugin_" + name;  // metric.crows_pairs -> plugin_metric_crows_pairs.so
+  std::string stem = name;  // metric.crows_pairs -> plugin_metric_crows_pairs.so, compress.cast -> compress_cast.so
   for (auto& c : stem)
     if (c == '.') c = '_';
-  return registry().load(fs::path(env("BIASLAB_PLUGIN_DIR")) / (stem + ".so"));
+  const fs::path dir(env("BIASLAB_PLUGIN_DIR"));
+  const auto prefixed = dir / ("plugin_" + stem + ".so");
+  return registry().load(fs::exists(prefixed) ? prefixed : dir / (stem + ".so"));
 }
 
 }  // namespace

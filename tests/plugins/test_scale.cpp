@@ -2,6 +2,11 @@
 #include "biaslab/plugin.hpp"
 #include "test_support.hpp"
 
+// test_scale_changed.cpp builds this plugin as after a fix (same name and version, other code).
+#ifndef BIASLAB_TEST_SCALE_OFFSET
+#define BIASLAB_TEST_SCALE_OFFSET 0.0
+#endif
+
 namespace {
 class Scale final : public biaslab::Operator {
  public:
@@ -9,7 +14,7 @@ class Scale final : public biaslab::Operator {
     biaslab::test::record_execution(ctx);
     if (ctx.params()["fail"].get<bool>()) throw std::runtime_error("asked to fail");
     auto in = ctx.inputs("model");
-    double v = biaslab::test::read_value(in[0].path) * ctx.params()["factor"].get<double>();
+    double v = biaslab::test::read_value(in[0].path) * ctx.params()["factor"].get<double>() + BIASLAB_TEST_SCALE_OFFSET;
     biaslab::test::write_value(ctx.output_dir(), v);
     ctx.emit({.model = ctx.node_name(), .metric = "scale.factor", .value = ctx.params()["factor"].get<double>()});
   }

@@ -62,4 +62,46 @@ void write_mini_study(const std::filesystem::path& run_dir) {
   db.finish_run("run-1", results::RunStatus::ok, "2026-01-01T00:10:00Z");
 }
 
+void write_noise_floor_study(const std::filesystem::path& run_dir, bool noise_floor) {
+  std::filesystem::remove_all(run_dir);
+  std::filesystem::create_directories(run_dir);
+  results::ResultsDatabase db(results::database_path(run_dir));
+  db.begin_run({.run_id = "r", .pipeline_name = "floors", .pipeline_hash = "h", .started_at = "2026-01-01T00:00:00Z"});
+  db.upsert_cell(0, nlohmann::json::object());
+  const char* categories[] = {"overall", "gender", "race", "religion"};
+  const char* compressed[] = {"int8", "nf4"};
+  const double shift[] = {0.5, 3.0};
+  const nlohmann::json flips[] = {{{"base_only", 3}, {"compressed_only", 2}, {"total", 5}},
+                                  {{"base_only", 4}, {"compressed_only", 16}, {"total", 20}}};
+  const nlohmann::json floor = {{"difference", 0.8}, {"flips", 6}, {"max_abs_item_change", 0.012}, {"n", 200}};
+  std::vector<ResultRow> rows;
+  for (int c = 0; c < 4; ++c) {
+    rows.push_back({.model = "fp32", .metric = "crows_pairs.metric_score", .category = categories[c],
+                    .value = kFloorBase[c], .n = 200});
+    for (int m = 0; m < 2; ++m) {
+      rows.push_back({.model = compressed[m], .metric = "crows_pairs.metric_score", .category = categories[c],
+                      .value = kFloorBase[c] + shift[m], .n = 200});
+      ResultRow d{.model = compressed[m], .metric = "crows_pairs.metric_score.diff", .category = categories[c],
+                  .value = shift[m], .n = 200};
+      d.extra = {{"base_model", "fp32"}, {"base_score", kFloorBase[c]}, {"compressed_score", kFloorBase[c] + shift[m]},
+                 {"permutation_p", kFloorP[m][c]}, {"flips", flips[m]}};
+      if (noise_floor) {
+        d.extra["noise_floor"] = floor;
+        d.extra["exceeds_noise_floor"] = m == 1;
+      }
+      rows.push_back(d);
+    }
+    if (noise_floor) {
+      ResultRow f{.model = "fp32", .metric = "crows_pairs.metric_score.noise_floor", .category = categories[c],
+                  .value = 0.8, .n = 200};
+      f.extra = {{"base_model", "fp32"}, {"base_score", kFloorBase[c]}, {"compressed_score", kFloorBase[c] + 0.8},
+                 {"flips", {{"base_only", 3}, {"compressed_only", 3}, {"total", 6}}}, {"permutation_p", 0.7},
+                 {"max_abs_item_change", 0.012}, {"computation", {{"batch_size", 7}, {"threads", 2}}}};
+      rows.push_back(f);
+    }
+  }
+  db.record_node(0, {.node = "crows", .plugin = "metric.crows_pairs", .plugin_version = "1"}, rows);
+  db.finish_run("r", results::RunStatus::ok, "2026-01-01T00:10:00Z");
+}
+
 }  // namespace biaslab::test

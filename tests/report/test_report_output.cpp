@@ -269,4 +269,139 @@ BOOST_AUTO_TEST_CASE(cli_command) {
   BOOST_TEST(contains(slurp(dir / "nostep" / "report.md"), "not drawn: no pretraining-step grid variable"));
 }
 
+// Significance marks follow the run's multiple-comparison correction. The mini study has 24
+// comparisons (8 cells x overall p 0.0312, gender 0.5, race 0.001). BH: overall rank 16 ->
+// 24/16 x 0.0312 = 0.0468 < 0.05 (marked), race 24/8 x 0.001 = 0.003. Holm: overall ranks 9..16
+// -> cummax((24 - 9 + 1) x 0.0312) = 0.4992 (no mark), race 24 x 0.001 = 0.024 (marked).
+BOOST_AUTO_TEST_CASE(significance_marks_are_corrected_across_the_run) {
+  MiniStudy s;
+  BOOST_TEST(s.summary.comparisons == 24u);
+  BOOST_TEST(s.summary.significant == 16u);
+  BOOST_TEST(contains(s.md, "| size=small | frac0.4 | int8 | 53.5000 | [51.5000, 55.5000] | 100 | 1.5000 | "
+                            "[0.5000, 2.5000] | 0.0312 | 0.0468 | * |\n"), s.md);
+  BOOST_TEST(contains(s.md, "| gender | int8 | 65.5000 | [63.5000, 67.5000] | 100 | pretrain | 1.5000 | "
+                            "[0.5000, 2.5000] | 0.5000 | 0.5000 |  |\n"));
+  BOOST_TEST(contains(s.md, "| race | int8 | 55.5000 | [53.5000, 57.5000] | 100 | pretrain | 1.5000 | "
+                            "[0.5000, 2.5000] | 0.0010 | 0.0030 | * |\n"));
+  BOOST_TEST(contains(s.md, "- **significance**: paired permutation p-values adjusted by Benjamini-Hochberg "
+                            "(false discovery rate) across all 24 comparisons of this run"));
+  BOOST_TEST(contains(s.md, "(16 of 24)"));
+  BOOST_TEST(contains(s.tex, "Benjamini-Hochberg (false discovery rate) across the run's 24 comparisons, adjusted p < 0.05"));
+  // No noise-floor fields in these rows: the tables keep their older columns.
+  BOOST_TEST(!contains(s.md, "floor flips"));
+
+  report::ReportOptions o;
+  o.run_dir = s.dir;
+  o.out_dir = s.dir / "holm";
+  o.formats = report::parse_formats("md,latex");
+  o.correction = report::Correction::holm;
+  const auto holm = report::write_report(o);
+  BOOST_TEST(holm.significant == 8u);
+  const std::string md = slurp(o.out_dir / "report.md"), tex = slurp(o.out_dir / "tables.tex");
+  BOOST_TEST(contains(md, "| 100 | 1.5000 | [0.5000, 2.5000] | 0.0312 | 0.4992 |  |\n"), md);
+  BOOST_TEST(contains(md, "| p adj. (holm) | sig. |"));
+  BOOST_TEST(contains(tex, "size=small & frac0.2 & 50.00 & 51.50 \\\\"), tex);
+  BOOST_TEST(contains(tex, " & race & 54.00 & 55.50$^{*}$ \\\\"));
+  BOOST_TEST(contains(tex, " & gender & 64.00 & 65.50 \\\\"));
+}
+
+// A run whose comparisons carry noise floors (docs/reports.md). BH over 8 comparisons: int8
+// overall 0.004 -> 0.016, gender 0.03 -> 0.06, race 0.2 -> 0.2667, religion 0.01 -> 0.0267; nf4
+// overall 0.04 -> 0.064, gender 0.6 -> 0.6857, race 0.002 -> 0.016, religion 0.9 -> 0.9 (numpy,
+// R's p.adjust formula). Raw p < 0.05 would mark 5; BH marks 3.
+BOOST_AUTO_TEST_CASE(noise_floor_next_to_each_comparison) {
+  const fs::path dir = test::fresh_dir("floors");
+  test::write_noise_floor_study(dir);
+  report::ReportOptions o;
+  o.run_dir = dir;
+  o.formats = report::parse_formats("all");
+  o.gnuplot = dir / "no-such-gnuplot";
+  const auto summary = report::write_report(o);
+  BOOST_TEST(summary.comparisons == 8u);
+  BOOST_TEST(summary.significant == 3u);
+  BOOST_TEST(summary.below_noise_floor == 4u);
+  const std::string md = slurp(dir / "report.md"), html = slurp(dir / "report.html"), tex = slurp(dir / "tables.tex");
+  // category | model | value | CI | n | vs base | diff | CI | p | p adj | sig | flips | floor flips | floor diff | exceeds
+  BOOST_TEST(contains(md, "| category | model | value | 95% CI | n | vs base | difference | 95% CI (diff) | p | "
+                          "p adj. (bh) | sig. | flips | floor flips | floor diff | exceeds floor |"), md);
+  BOOST_TEST(contains(md, "| overall | int8 | 60.5000 |  | 200 | fp32 | 0.5000 |  | 0.0040 | 0.0160 | * | 5 | 6 | 0.8000 | NO |\n"));
+  BOOST_TEST(contains(md, "| gender | int8 | 62.5000 |  | 200 | fp32 | 0.5000 |  | 0.0300 | 0.0600 |  | 5 | 6 | 0.8000 | NO |\n"));
+  BOOST_TEST(contains(md, "| overall | nf4 | 63.0000 |  | 200 | fp32 | 3.0000 |  | 0.0400 | 0.0640 |  | 20 | 6 | 0.8000 | yes |\n"));
+  BOOST_TEST(contains(md, "| race | nf4 | 61.0000 |  | 200 | fp32 | 3.0000 |  | 0.0020 | 0.0160 | * | 20 | 6 | 0.8000 | yes |\n"));
+  // The base model has no comparison of its own: its floor cells stay empty.
+  BOOST_TEST(contains(md, "| overall | fp32 | 60.0000 |  | 200 |  |  |  |  |  |  |  |  |  |  |\n"));
+  // The floors themselves (base model against itself), with how they were computed.
+  BOOST_TEST(contains(md, "|  |  | fp32 | religion | 0.8000 | 6 | 0.0120 | 0.7000 | 200 | batch_size 7, threads 2 |\n"));
+  // The summary says which comparisons do not exceed their floor.
+  BOOST_TEST(contains(md, "- **noise floor**: 4 of 8 comparisons exceed the noise floor of their base model"));
+  BOOST_TEST(contains(md, "> **Warning:** 4 comparisons do not exceed the noise floor (what computation alone "
+                          "changes): int8 vs fp32, crows_pairs.metric_score overall; int8 vs fp32, "
+                          "crows_pairs.metric_score gender; int8 vs fp32, crows_pairs.metric_score race; int8 vs "
+                          "fp32, crows_pairs.metric_score religion."));
+  BOOST_TEST(contains(md, "4 of 8 comparisons of this metric do not exceed their noise floor"));
+  BOOST_TEST(contains(html, "<td>NO</td>"));
+  BOOST_TEST(contains(html, "4 comparisons do not exceed the noise floor"));
+  // LaTeX: * after BH, dagger where the difference is within the floor.
+  BOOST_TEST(contains(tex, "all & overall & 60.00 & 60.50$^{*,\\dagger}$ & 63.00 \\\\"), tex);
+  BOOST_TEST(contains(tex, " & gender & 62.00 & 62.50$^{\\dagger}$ & 65.00 \\\\"));
+  BOOST_TEST(contains(tex, " & race & 58.00 & 58.50$^{\\dagger}$ & 61.00$^{*}$ \\\\"));
+  BOOST_TEST(contains(tex, " & religion & 65.00 & 65.50$^{*,\\dagger}$ & 68.00 \\\\"));
+  // The floor rows are not scores: no "fp32" duplicate model, no section of their own.
+  BOOST_TEST(!contains(md, "## crows_pairs.metric_score.noise_floor"));
+}
+
+// Rows from before noise floors (no noise_floor fields, no floor rows) still render, without the columns.
+BOOST_AUTO_TEST_CASE(comparisons_without_noise_floor_render) {
+  const fs::path dir = test::fresh_dir("no-floors");
+  test::write_noise_floor_study(dir, false);
+  report::ReportOptions o;
+  o.run_dir = dir;
+  o.formats = report::parse_formats("md");
+  const auto summary = report::write_report(o);
+  BOOST_TEST(summary.below_noise_floor == 0u);
+  const std::string md = slurp(dir / "report.md");
+  BOOST_TEST(contains(md, "| overall | int8 | 60.5000 |  | 200 | fp32 | 0.5000 |  | 0.0040 | 0.0160 | * |\n"), md);
+  BOOST_TEST(!contains(md, "floor flips"));
+  BOOST_TEST(!contains(md, "noise floor"));
+}
+
+// The header says which nodes ran without their data (provenance.json, written by `biaslab run`).
+BOOST_AUTO_TEST_CASE(header_names_nodes_that_ran_without_data) {
+  MiniStudy s;
+  BOOST_TEST(contains(s.md, "- **missing data**: not recorded (no provenance.json"), s.md);
+  BOOST_TEST(!contains(s.md, "ran without data"));
+  std::ofstream(s.dir / "provenance.json")
+      << R"({"extra": {"missing_data": {"crows": ["crows_pairs/crows_pairs_anonymized.csv"],
+                                       "stereoset": ["stereoset/dev.json", "stereoset/test.json"]}}})";
+  report::ReportOptions o;
+  o.run_dir = s.dir;
+  o.formats = report::parse_formats("html,md");
+  o.gnuplot = s.dir / "no-such-gnuplot";
+  report::write_report(o);
+  const std::string md = slurp(s.dir / "report.md"), html = slurp(s.dir / "report.html");
+  const std::string line = "2 nodes ran without data: crows (crows_pairs/crows_pairs_anonymized.csv), stereoset "
+                           "(stereoset/dev.json, stereoset/test.json)";
+  BOOST_TEST(contains(md, "- **missing data**: " + line + "\n"), md);
+  BOOST_TEST(contains(md, "> **Warning:** " + line + ". Their benchmarks were skipped"));
+  BOOST_TEST(contains(html, "<p class=\"warning\"><strong>Warning:</strong> " + line));
+  std::ofstream(s.dir / "provenance.json") << R"({"extra": {"missing_data": {}}})";
+  report::write_report(o);
+  BOOST_TEST(contains(slurp(s.dir / "report.md"), "- **missing data**: none: every node had its data\n"));
+}
+
+BOOST_AUTO_TEST_CASE(cli_correction_and_alpha) {
+  const fs::path dir = test::fresh_dir("cli-correction");
+  test::write_noise_floor_study(dir);
+  cli::GlobalOptions g;
+  BOOST_TEST(cli::cmd_report({dir.string(), "--format", "md", "--correction", "none", "--alpha", "0.035"}, g) == 0);
+  // Raw p-values at alpha 0.035: int8 overall 0.004, gender 0.03, religion 0.01 and nf4 race 0.002.
+  const std::string md = slurp(dir / "report.md");
+  BOOST_TEST(contains(md, "| gender | int8 | 62.5000 |  | 200 | fp32 | 0.5000 |  | 0.0300 | 0.0300 | * |"), md);
+  BOOST_TEST(contains(md, "| overall | nf4 | 63.0000 |  | 200 | fp32 | 3.0000 |  | 0.0400 | 0.0400 |  |"));
+  BOOST_TEST(contains(md, "without multiple-comparison correction (8 comparisons in this run); * marks p < 0.0350 (4 of 8)"));
+  BOOST_TEST(cli::cmd_report({dir.string(), "--correction", "sidak"}, g) == 2);
+  BOOST_TEST(cli::cmd_report({dir.string(), "--alpha", "1.5"}, g) == 2);
+  BOOST_TEST(cli::cmd_report({dir.string(), "--alpha", "0"}, g) == 2);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

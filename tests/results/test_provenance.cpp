@@ -41,7 +41,7 @@ ProvenanceInfo sample_info() {
   info.pipeline_overrides = {"grid.bits=[4]"};
   info.biaslab_version = "0.1.0";
   info.biaslab_git_sha = "deadbeef";
-  info.plugins = {{"compress.rtn", "0.2.0", "/opt/biaslab/lib/biaslab/plugins/libcompress_rtn.so"},
+  info.plugins = {{"compress.rtn", "0.2.0", "/opt/biaslab/lib/biaslab/plugins/libcompress_rtn.so", "c0dec0de"},
                   {"metric.crows_pairs", "1.0.0", "/opt/plugins/libmetric_crows.so"}};
   info.library_versions = {{"libcurl", "7.88.1"}, {"libtorch", "1.13.1"}, {"sqlite", "override"}};
   info.host = collect_host_info();
@@ -119,7 +119,8 @@ BOOST_AUTO_TEST_CASE(provenance_json_has_every_required_key_with_its_value) {
   BOOST_REQUIRE(j.at("plugins").size() == 2u);
   BOOST_TEST(j.at("plugins")[0] == (nlohmann::json{{"name", "compress.rtn"},
                                                    {"version", "0.2.0"},
-                                                   {"path", "/opt/biaslab/lib/biaslab/plugins/libcompress_rtn.so"}}));
+                                                   {"path", "/opt/biaslab/lib/biaslab/plugins/libcompress_rtn.so"},
+                                                   {"code_hash", "c0dec0de"}}));
 
   const auto& libs = j.at("libraries");
   BOOST_TEST(libs.at("sqlite") == "override");  // caller entries win

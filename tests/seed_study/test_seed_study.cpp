@@ -155,6 +155,28 @@ BOOST_AUTO_TEST_CASE(masked_lms_and_distilled_models) {
   for (const auto& t : node_tables(r.out, "stereoset")) BOOST_TEST(t.at("inputs") == "{ models = [\"teacher\", \"student\"] }");
 }
 
+// The study never runs without a benchmark: CrowS-Pairs scores its file only (not "auto", which
+// skips it when probes are connected) and every data-reading metric fails on absent data instead of
+// skipping it (docs/pipelines.md, "Missing data").
+BOOST_AUTO_TEST_CASE(absent_data_fails_instead_of_skipping) {
+  RealPlugins w;
+  for (const char* name : {"pythia.toml", "masked_lms.toml", "distilled.toml"}) {
+    BOOST_TEST_CONTEXT(name) {
+      auto r = w.biaslab("validate --print --all-cells " + pipeline(name));
+      BOOST_REQUIRE(r.code == 0);
+      const auto crows = node_tables(r.out, "crows"), stereoset = node_tables(r.out, "stereoset");
+      BOOST_TEST(!crows.empty());
+      BOOST_TEST(!stereoset.empty());
+      for (const auto& t : crows) {
+        BOOST_TEST(t.at("data") == q("benchmark"));
+        BOOST_TEST(t.at("if_missing") == q("error"));
+      }
+      for (const auto& t : stereoset) BOOST_TEST(t.at("if_missing") == q("error"));
+      BOOST_TEST(r.out.find("\"skip\"") == std::string::npos);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(headers_say_where_to_run_them) {
   for (const char* name : {"pythia.toml", "masked_lms.toml", "distilled.toml"}) {
     const auto text = read_file(pipeline(name));

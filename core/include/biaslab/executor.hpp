@@ -28,6 +28,8 @@ struct TaskOutcome {
   std::string error;
   std::vector<ResultRow> rows;
   std::vector<ExampleRow> examples;
+  // Data the task ran without (its artifact's missing_data.json; see biaslab/data/missing_data.hpp).
+  std::vector<std::string> missing_data;
 };
 
 struct ExecOptions {
@@ -37,6 +39,9 @@ struct ExecOptions {
   std::shared_ptr<spdlog::logger> logger;  // node loggers are clones named after the node
   const std::atomic<bool>* cancel = nullptr;
   bool progress_line = false;      // redraw a progress line on stderr (interactive terminals)
+  // `biaslab run --strict`: a task whose artifact records missing data (if_missing = "skip", crows
+  // data = "auto", ...) fails, whether it ran now or comes from the cache.
+  bool strict_data = false;
   // Called (from worker threads, serialized) when a task finishes, fails or is skipped.
   std::function<void(std::size_t task, const TaskOutcome&)> on_task_done;
 };
@@ -48,6 +53,16 @@ struct RunOutcome {
 };
 
 BIASLAB_API RunOutcome execute(const Plan& plan, const Cache& cache, const ExecOptions& options);
+
+// Rows name the node that made them (a source reports model = its node name). A task serves
+// every (cell, node) in Task::uses and its cached rows outlive renames, so the cache stores that
+// name as this placeholder; TaskOutcome rows carry Task::node, and relabel_rows() gives the rows
+// of another node the task serves (an identical node deduplicated into it).
+inline constexpr std::string_view kProducingNodePlaceholder = "@node";
+
+// Replaces the node name `from` (a row's model equal to it, or "<from>:<member>") by `to`.
+BIASLAB_API void relabel_rows(std::vector<ResultRow>& rows, std::vector<ExampleRow>& examples,
+                              std::string_view from, std::string_view to);
 
 // The artifacts bound to one task's inputs (paths into the cache), as a NodeContext sees them.
 BIASLAB_API std::vector<std::pair<std::string, Artifact>> task_inputs(const Plan& plan, const Cache& cache,

@@ -33,16 +33,13 @@ struct Task {
   std::uint64_t seed = 0;
   std::vector<TaskInput> inputs;
   std::vector<std::size_t> deps;         // tasks this one needs, deduplicated
+  // What the plugin's key_inputs hook said the output depends on (null without a hook), e.g.
+  // {"weights": {...}} for a local model folder; part of the key, recorded in provenance.
+  nlohmann::json key_inputs;
   bool cached = false;
   bool will_run = false;
   std::string reason;                    // why it runs (or "cached")
   std::vector<std::pair<std::size_t, std::string>> uses;  // (cell, node) pairs served
-};
-
-struct PlanOptions {
-  std::set<std::string> force;   // node names to re-run even if cached
-  bool force_all = false;
-  std::filesystem::path previous_state;  // <run_dir>/state.json of an earlier run, for "why"
 };
 
 // One slice of a grid for array jobs (`--shard K/N`): the cells whose index % count == index.
@@ -50,6 +47,15 @@ struct ShardSpec {
   std::size_t index = 0;
   std::size_t count = 1;
   std::string text() const { return std::to_string(index) + "/" + std::to_string(count); }
+};
+
+struct PlanOptions {
+  std::set<std::string> force;   // node names to re-run even if cached
+  bool force_all = false;
+  std::filesystem::path previous_state;  // <run_dir>/state.json of an earlier run, for "why"
+  // Plan only this shard's cells (as restrict_to_shard), so a Slurm array task does not fingerprint
+  // the model folders of every other cell.
+  std::optional<ShardSpec> shard;
 };
 
 struct Plan {
@@ -62,6 +68,9 @@ struct Plan {
   // [cell index][node in node_order] -> task; sized for the whole grid, empty for cells outside
   // the shard, so Cell::index keeps its meaning (results of shards merge by cell index).
   std::vector<std::vector<std::size_t>> cell_tasks;
+  // Things the user should know that do not stop the run, e.g. grid cells whose checkpoints are
+  // byte-identical. Also logged (spdlog warn) when the plan is made.
+  std::vector<std::string> warnings;
 
   std::size_t tasks_to_run() const;
   // Graphviz DOT of the node graph (plugin names, input ports on the edges).
@@ -71,8 +80,11 @@ struct Plan {
   // Canonical pipeline: every node of every cell with resolved params and defaults (like MLIR's
   // -dump-pass-pipeline), as TOML text of the first cell, or of all cells with `all_cells`.
   std::string canonical(bool all_cells = false) const;
-  // node -> key/params per cell, saved with a run so the next plan can say why things re-run.
+  // node -> key/params/code hash/key inputs per cell, saved with a run so the next plan can say
+  // why things re-run.
   nlohmann::json state() const;
+  // {"<cell label>": {"<node>": key_inputs}} of the nodes whose plugin has a key_inputs hook.
+  nlohmann::json key_inputs() const;
 };
 
 BIASLAB_API Plan make_plan(Pipeline pipeline, const PluginRegistry& plugins, const Cache& cache,

@@ -26,7 +26,7 @@ namespace biaslab {
 
 // Bump on any change to PluginDescriptor, InputPort, Operator, NodeContext, Artifact or the
 // row types. Host and plugin must agree exactly.
-inline constexpr std::uint32_t kPluginAbiVersion = 1;
+inline constexpr std::uint32_t kPluginAbiVersion = 2;
 
 enum class PluginKind : std::uint32_t { source = 0, transform = 1, metric = 2, sink = 3 };
 
@@ -65,6 +65,13 @@ struct PluginDescriptor {
   // Optional: nullptr or a function returning nullptr when the plugin can run here, else a
   // reason ("built without CUDA"), shown by `biaslab plugins` and at plan time.
   const char* (*unsupported_reason)() = nullptr;
+  // Optional: what the node's output depends on besides its parameters, computed at plan time
+  // and made part of the node's cache key, e.g. {"weights": <fingerprint of a model folder>} or
+  // {"commit": <the Hub commit a branch resolves to>}. Each top-level member is one thing that
+  // can change ("weights of 'model' changed"). Called with the validated parameters (defaults
+  // filled); throws std::exception with a message for the user when the input is unusable (a
+  // folder that does not exist). Must be thread-safe and should cache its own work.
+  nlohmann::json (*key_inputs)(const nlohmann::json& params) = nullptr;
 };
 
 }  // namespace biaslab

@@ -21,6 +21,11 @@ struct LoadedPlugin {
   std::filesystem::path path;
   nlohmann::json params_schema;     // parsed descriptor->params_schema
   std::string unsupported_reason;   // empty when usable here
+  // SHA-256 of the code behind the plugin's results (its sources and the biaslab libraries it
+  // links; cmake/BiaslabCodeHash.cmake), part of every cache key it produces. Empty for a plugin
+  // not built with biaslab_add_plugin(): its cache then follows only its version.
+  std::string code_hash;
+  std::string code_manifest;        // "<sha256>  <file or library>" lines behind code_hash
   std::shared_ptr<void> library;    // keeps the shared library loaded
 
   const std::string name() const { return descriptor->name; }

@@ -36,6 +36,7 @@ struct PluginProvenance {
   std::string name;
   std::string version;
   std::filesystem::path path;  // the loaded shared library
+  std::string code_hash;       // LoadedPlugin::code_hash: the code behind its cache keys
 };
 
 struct ProvenanceInfo {
@@ -49,6 +50,9 @@ struct ProvenanceInfo {
   std::string biaslab_version;
   std::string biaslab_git_sha;
   std::vector<PluginProvenance> plugins;
+  // Plan::key_inputs(): per cell and node, what the content-keyed nodes read (the Hub commit of a
+  // model, the fingerprint of a local model folder).
+  nlohmann::json key_inputs = nlohmann::json::object();
 
   // Added to (and overriding) builtin_library_versions(): the engine/runtime add "libcurl",
   // "libtorch", ... which this library does not link.

@@ -31,6 +31,21 @@ struct ReportFormats {
 // ("html,latex"). Throws std::invalid_argument naming the unknown format.
 BIASLAB_API ReportFormats parse_formats(std::string_view text);
 
+// How the significance marks of a run's comparisons control for multiple testing (docs/reports.md).
+enum class Correction { bh, holm, bonferroni, none };
+
+// "bh" (also "fdr", "BH"), "holm", "bonferroni", "none". Throws std::invalid_argument naming the
+// unknown value.
+BIASLAB_API Correction parse_correction(std::string_view text);
+BIASLAB_API std::string_view to_string(Correction c);   // "bh", "holm", "bonferroni", "none"
+BIASLAB_API std::string_view describe(Correction c);    // "Benjamini-Hochberg (false discovery rate)", ...
+
+// Adjusted p-values as R's p.adjust(p, method) computes them: Benjamini-Hochberg step-up
+// (cummin of n/i * p(i) from the largest down), Holm step-down (cummax of (n-i+1) * p(i)),
+// Bonferroni (n * p), each capped at 1; "none" returns p. NaN entries stay NaN and are not counted
+// in n (R's na.rm). Values outside [0, 1] throw std::invalid_argument.
+BIASLAB_API std::vector<double> adjust_p_values(std::span<const double> p, Correction method);
+
 struct ReportOptions {
   std::filesystem::path run_dir;        // holds results.sqlite (and provenance.json, optional)
   std::filesystem::path out_dir;        // empty: run_dir
@@ -40,6 +55,8 @@ struct ReportOptions {
   std::string metric_glob;              // bias metrics to show (SQLite GLOB); empty: the
                                         // headline bias metrics (docs/reports.md)
   std::filesystem::path gnuplot = "/usr/bin/gnuplot";  // missing: no plots, a warning instead
+  Correction correction = Correction::bh;  // across every comparison (.diff row) of the run
+  double alpha = 0.05;                     // significance mark: adjusted p < alpha
 };
 
 struct ReportSummary {
@@ -50,6 +67,9 @@ struct ReportSummary {
   std::size_t plots = 0;                       // SVG figures drawn
   bool plots_available = true;                 // false when gnuplot is missing
   std::vector<std::string> notes;              // what was omitted and why
+  std::size_t comparisons = 0;                 // comparisons with a p-value (the correction's n)
+  std::size_t significant = 0;                 // of those, adjusted p < alpha
+  std::size_t below_noise_floor = 0;           // comparisons that do not exceed their noise floor
 };
 
 // Reads <run_dir>/results.sqlite (read-only) and writes the requested files into out_dir

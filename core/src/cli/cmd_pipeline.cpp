@@ -2,6 +2,8 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <set>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -43,6 +45,7 @@ struct PipelineArgs {
   bool all_cells = false;
   bool help = false;
   bool no_report = false;
+  bool strict = false;
   std::string shard_text;            // --shard K/N as given
   std::optional<ShardSpec> shard;
 };
@@ -60,7 +63,10 @@ po::options_description pipeline_options(PipelineArgs& a, const std::string& com
   if (command == "run")
     d.add_options()("jobs,j", po::value(&a.jobs)->default_value(1), "tasks run in parallel")(
         "no-report", po::bool_switch(&a.no_report),
-        "do not write report.html / report.md at the end (biaslab report RUN_DIR writes them later)");
+        "do not write report.html / report.md at the end (biaslab report RUN_DIR writes them later)")(
+        "strict", po::bool_switch(&a.strict),
+        "a node that ran without its data (if_missing = \"skip\", crows data = \"auto\", corpus.text "
+        "skip), now or in a cached result, fails the run");
   if (command == "plan")
     d.add_options()("dot", po::bool_switch(&a.dot), "print the DAG as Graphviz DOT")(
         "summary", po::bool_switch(&a.quiet), "only the summary, not every cell");
@@ -132,6 +138,7 @@ int load_and_plan(const PipelineArgs& a, const GlobalOptions& g, Loaded& out) {
   opts.force.insert(a.force.begin(), a.force.end());
   opts.force_all = a.force_all;
   opts.previous_state = run_dir_for(g, p, a.shard) / "state.json";
+  opts.shard = a.shard;
   try {
     out.plan.emplace(make_plan(std::move(p), out.plugins, *out.cache, opts));
     if (a.shard) restrict_to_shard(*out.plan, *a.shard);
@@ -150,6 +157,36 @@ int load_and_plan(const PipelineArgs& a, const GlobalOptions& g, Loaded& out) {
 }
 
 std::string new_run_id();
+
+// node -> the data it ran without, over every task that finished (ran or cached) without failing.
+std::map<std::string, std::set<std::string>> data_missing_by_node(const Plan& plan, const RunOutcome& outcome) {
+  std::map<std::string, std::set<std::string>> by_node;
+  for (std::size_t t = 0; t < outcome.tasks.size(); ++t) {
+    const TaskOutcome& o = outcome.tasks[t];
+    if (o.missing_data.empty() || (o.state != TaskState::ok && o.state != TaskState::cached)) continue;
+    for (const auto& [cell, node] : plan.tasks[t].uses) {
+      (void)cell;
+      by_node[node].insert(o.missing_data.begin(), o.missing_data.end());
+    }
+  }
+  return by_node;
+}
+
+// "; 2 nodes ran without data: crows (crows_pairs/crows_pairs_anonymized.csv), ..." in node order,
+// or "" when every node had its data.
+std::string missing_data_clause(const Plan& plan, const std::map<std::string, std::set<std::string>>& by_node) {
+  if (by_node.empty()) return {};
+  std::string text;
+  for (const auto& node : plan.node_order) {
+    auto it = by_node.find(node);
+    if (it == by_node.end()) continue;
+    std::string files;
+    for (const auto& spec : it->second) files += (files.empty() ? "" : ", ") + spec;
+    text += (text.empty() ? "" : ", ") + node + " (" + files + ")";
+  }
+  return "; " + std::to_string(by_node.size()) + (by_node.size() == 1 ? " node" : " nodes") +
+         " ran without data: " + text;
+}
 
 // A run directory's database describes one pipeline expansion. When the pipeline (or its
 // overrides) changed, the old database moves to history/ and a fresh one is built: cached nodes
@@ -254,7 +291,8 @@ int cmd_run(const Args& args, const GlobalOptions& g) {
   std::set<std::string> seen_plugins;
   for (const auto& t : plan.tasks)
     if (seen_plugins.insert(t.plugin->name()).second)
-      prov.plugins.push_back({t.plugin->name(), t.plugin->descriptor->version, t.plugin->path});
+      prov.plugins.push_back({t.plugin->name(), t.plugin->descriptor->version, t.plugin->path, t.plugin->code_hash});
+  prov.key_inputs = plan.key_inputs();
   prov.library_versions = runtime_library_versions();
   prov.host = results::collect_host_info();
   prov.environment = results::collect_environment();
@@ -279,6 +317,7 @@ int cmd_run(const Args& args, const GlobalOptions& g) {
   opts.logger = logger;
   opts.cancel = &g_interrupted;
   opts.progress_line = ::isatty(STDERR_FILENO) && spdlog::get_level() <= spdlog::level::info;
+  opts.strict_data = a.strict;
   opts.on_task_done = [&](std::size_t t, const TaskOutcome& o) {
     const Task& task = plan.tasks[t];
     results::NodeRecord rec;
@@ -297,7 +336,14 @@ int cmd_run(const Args& args, const GlobalOptions& g) {
     for (const auto& [cell, node] : task.uses) {
       rec.node = node;
       try {
-        db.record_node(cell, rec, o.rows, o.examples);
+        if (node == task.node) {
+          db.record_node(cell, rec, o.rows, o.examples);
+        } else {  // an identical node deduplicated into this task reports its own name (executor.hpp)
+          auto rows = o.rows;
+          auto examples = o.examples;
+          relabel_rows(rows, examples, task.node, node);
+          db.record_node(cell, rec, rows, examples);
+        }
       } catch (const std::exception& e) {
         logger->error("{}: cannot record results of node {} in cell {}: {}", db.path().string(), node, cell, e.what());
       }
@@ -312,6 +358,11 @@ int cmd_run(const Args& args, const GlobalOptions& g) {
   auto status = outcome.ok() ? results::RunStatus::ok
                              : (interrupted ? results::RunStatus::interrupted : results::RunStatus::failed);
   prov.finished_at = results::iso8601_utc_now();
+  const auto missing_data = data_missing_by_node(plan, outcome);
+  prov.extra["strict"] = a.strict;
+  // Read by the report's header (docs/artifacts.md: missing_data.json).
+  prov.extra["missing_data"] = nlohmann::json::object();
+  for (const auto& [node, specs] : missing_data) prov.extra["missing_data"][node] = specs;
   db.finish_run(run.run_id, status, prov.finished_at);
   results::write_provenance(run_dir / results::kProvenanceFileName, prov);
   export_results(db, run_dir);
@@ -319,7 +370,11 @@ int cmd_run(const Args& args, const GlobalOptions& g) {
   std::size_t ran = outcome.count(TaskState::ok), cached = outcome.count(TaskState::cached);
   std::size_t failed = outcome.count(TaskState::failed), skipped = outcome.count(TaskState::skipped);
   std::cerr << "\n" << plan.pipeline.name << ": " << ran << " ran, " << cached << " cached, " << failed << " failed, "
-            << skipped << " skipped" << (interrupted ? " (interrupted; run again to resume)" : "") << "\n";
+            << skipped << " skipped" << missing_data_clause(plan, missing_data)
+            << (interrupted ? " (interrupted; run again to resume)" : "") << "\n";
+  if (!missing_data.empty())
+    std::cerr << "  results computed without that data are partial; put it in the data mirror (BIASLAB_DATA_MIRROR) "
+                 "or run `biaslab data fetch`, then run again (biaslab run --strict makes this an error)\n";
   for (std::size_t t = 0; t < outcome.tasks.size(); ++t)
     if (outcome.tasks[t].state == TaskState::failed)
       std::cerr << "  failed: " << plan.tasks[t].node << " (" << plan.tasks[t].plugin->name()

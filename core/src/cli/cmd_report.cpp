@@ -27,7 +27,7 @@ int usage_error(const std::string& msg) {
 }  // namespace
 
 int cmd_report(const Args& args, const GlobalOptions& g) {
-  std::string format_name, run_dir_arg, out_dir, gnuplot;
+  std::string format_name, run_dir_arg, out_dir, gnuplot, correction;
   report::ReportOptions options;
 
   po::options_description visible(
@@ -47,7 +47,12 @@ int cmd_report(const Args& args, const GlobalOptions& g) {
       ("metric,m", po::value(&options.metric_glob)->value_name("GLOB"),
        "bias metrics to show, case-sensitive glob (default: the headline bias metrics)")
       ("gnuplot", po::value(&gnuplot)->value_name("PATH")->default_value("/usr/bin/gnuplot"),
-       "gnuplot executable");
+       "gnuplot executable")
+      ("correction", po::value(&correction)->value_name("METHOD")->default_value("bh"),
+       "multiple-comparison control of the significance marks, across every comparison of the run: "
+       "bh (Benjamini-Hochberg false discovery rate), holm, bonferroni or none")
+      ("alpha", po::value(&options.alpha)->value_name("A")->default_value(0.05, "0.05"),
+       "significance level of the marks: adjusted p < A");
   po::variables_map vm;
   try {
     vm = parse_with_operand(args, visible, "run-dir", run_dir_arg);
@@ -65,6 +70,12 @@ int cmd_report(const Args& args, const GlobalOptions& g) {
       return usage_error(e.what());
     }
   }
+  try {
+    options.correction = report::parse_correction(correction);
+  } catch (const std::invalid_argument& e) {
+    return usage_error(e.what());
+  }
+  if (!(options.alpha > 0.0 && options.alpha < 1.0)) return usage_error("--alpha must be in (0, 1)");
   options.run_dir = run_dir_arg.empty() ? g.run_dir : fs::path(run_dir_arg);
   if (options.run_dir.empty()) return usage_error("no run directory given");
   options.out_dir = out_dir;
@@ -90,6 +101,13 @@ int cmd_report(const Args& args, const GlobalOptions& g) {
               << ", size axis: " << (summary.size_var.empty() ? "(none)" : summary.size_var)
               << ", LM score: " << (summary.lm_metric.empty() ? "(none)" : summary.lm_metric)
               << ", plots: " << summary.plots << "\n";
+    const bool corrected = options.correction != report::Correction::none;
+    std::cout << "significance: " << summary.significant << " of " << summary.comparisons << " comparisons at "
+              << (corrected ? "adjusted " : "") << "p < " << options.alpha << " ("
+              << (corrected ? std::string(report::describe(options.correction)) : "no multiple-comparison correction")
+              << ")";
+    if (summary.below_noise_floor) std::cout << "; " << summary.below_noise_floor << " do not exceed their noise floor";
+    std::cout << "\n";
     for (const auto& f : summary.written) std::cout << "wrote " << f.string() << "\n";
   } catch (const std::invalid_argument& e) {
     return usage_error(e.what());

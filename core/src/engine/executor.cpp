@@ -15,6 +15,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "biaslab/data/missing_data.hpp"
+
 namespace biaslab {
 
 namespace fs = std::filesystem;
@@ -33,6 +35,17 @@ std::string_view to_string(TaskState s) {
 
 std::size_t RunOutcome::count(TaskState s) const {
   return static_cast<std::size_t>(std::count_if(tasks.begin(), tasks.end(), [s](auto& t) { return t.state == s; }));
+}
+
+void relabel_rows(std::vector<ResultRow>& rows, std::vector<ExampleRow>& examples, std::string_view from,
+                  std::string_view to) {
+  if (from == to) return;
+  auto relabel = [&](std::string& model) {
+    if (model.starts_with(from) && (model.size() == from.size() || model[from.size()] == ':'))
+      model = std::string(to) + model.substr(from.size());
+  };
+  for (auto& r : rows) relabel(r.model);
+  for (auto& e : examples) relabel(e.model);
 }
 
 std::vector<std::pair<std::string, Artifact>> task_inputs(const Plan& plan, const Cache& cache, std::size_t task) {
@@ -138,6 +151,23 @@ class TaskLock {
   int fd_ = -1;
 };
 
+// Records the data a finished task ran without (its artifact's missing_data.json) and, under
+// --strict, turns that skip into a failure -- for fresh and cached entries alike, so every plugin
+// (out-of-tree ones included) is covered by the one record they all write.
+void check_missing_data(const Task& task, const Cache& cache, bool strict, TaskOutcome& out) {
+  if (out.state != TaskState::ok && out.state != TaskState::cached) return;
+  out.missing_data = data::recorded_missing_data(cache.artifact_dir(task.key));
+  if (!strict || out.missing_data.empty()) return;
+  std::string files;
+  for (const auto& spec : out.missing_data) files += (files.empty() ? "" : ", ") + spec;
+  out.error = "ran without data (" + files + ")" + (out.state == TaskState::cached ? " [cached result]" : "") +
+              ": --strict does not accept skipped benchmarks; put the file in the data mirror named by "
+              "BIASLAB_DATA_MIRROR (or `biaslab data fetch`), or run without --strict";
+  out.state = TaskState::failed;
+  out.rows.clear();  // computed without the data: not results of this run
+  out.examples.clear();
+}
+
 std::string format_duration(double seconds) {
   char buf[32];
   if (seconds < 60) std::snprintf(buf, sizeof buf, "%.0fs", seconds);
@@ -192,6 +222,9 @@ RunOutcome execute(const Plan& plan, const Cache& cache, const ExecOptions& opti
   // Marks a task finished and releases its dependents; mu held.
   std::function<void(std::size_t)> finish = [&](std::size_t t) {
     ++finished;
+    check_missing_data(plan.tasks[t], cache, options.strict_data, outcome.tasks[t]);
+    if (outcome.tasks[t].state == TaskState::failed && options.strict_data && !outcome.tasks[t].missing_data.empty())
+      logger->error("{}: {}", plan.tasks[t].node, outcome.tasks[t].error);
     if (options.on_task_done) options.on_task_done(t, outcome.tasks[t]);
     bool good = outcome.tasks[t].state == TaskState::ok || outcome.tasks[t].state == TaskState::cached;
     for (auto d : dependents[t]) {
@@ -231,7 +264,10 @@ RunOutcome execute(const Plan& plan, const Cache& cache, const ExecOptions& opti
                              {"inputs", inputs},        {"output_type", task.plugin->descriptor->output_type},
                              {"seconds", std::chrono::duration<double>(clock::now() - t0).count()}};
       // A task cached at plan time runs only because it must be redone: its entry is replaced.
-      cache.commit(staging, info, ctx.rows_, ctx.examples_,
+      auto stored_rows = ctx.rows_;
+      auto stored_examples = ctx.examples_;
+      relabel_rows(stored_rows, stored_examples, task.node, kProducingNodePlaceholder);
+      cache.commit(staging, info, stored_rows, stored_examples,
                    task.cached ? Cache::Replace::existing : Cache::Replace::keep_existing);
       result.state = TaskState::ok;
       result.rows = std::move(ctx.rows_);
@@ -265,6 +301,7 @@ RunOutcome execute(const Plan& plan, const Cache& cache, const ExecOptions& opti
         try {
           out.rows = cache.rows(task.key);
           out.examples = cache.examples(task.key);
+          relabel_rows(out.rows, out.examples, kProducingNodePlaceholder, task.node);
           out.state = TaskState::cached;
         } catch (const std::exception& e) {
           out.state = TaskState::failed;
@@ -293,6 +330,7 @@ RunOutcome execute(const Plan& plan, const Cache& cache, const ExecOptions& opti
           try {
             result.rows = cache.rows(task.key);
             result.examples = cache.examples(task.key);
+            relabel_rows(result.rows, result.examples, kProducingNodePlaceholder, task.node);
             result.state = TaskState::cached;
           } catch (const std::exception& e) {
             result.state = TaskState::failed;

@@ -12,6 +12,7 @@
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/strong_components.hpp>
 #include <boost/graph/topological_sort.hpp>
+#include <spdlog/spdlog.h>
 
 #include "biaslab/data/data_manager.hpp"
 #include "biaslab/data/missing_data.hpp"
@@ -65,13 +66,24 @@ std::optional<std::uint64_t> as_seed(const nlohmann::json& v) {
   return std::nullopt;
 }
 
-// Why a task whose key changed since the previous run re-runs.
-std::string explain_change(const nlohmann::json& prev, const nlohmann::json& now) {
+// Why a task whose key changed since the previous run re-runs: what differs between the key
+// material recorded in the previous run's state.json and now.
+std::string explain_change(const nlohmann::json& prev, const nlohmann::json& now, const std::string& node) {
   std::vector<std::string> why;
   if (prev.value("plugin", "") != now.value("plugin", ""))
     why.push_back("plugin " + prev.value("plugin", "") + " -> " + now.value("plugin", ""));
   else if (prev.value("version", "") != now.value("version", ""))
     why.push_back("plugin version " + prev.value("version", "") + " -> " + now.value("version", ""));
+  else if (prev.value("code", "") != now.value("code", ""))
+    why.push_back("code of " + now.value("plugin", "") + " changed");
+  auto pi = prev.value("key_inputs", nlohmann::json::object()), ni = now.value("key_inputs", nlohmann::json::object());
+  if (!pi.is_object()) pi = nlohmann::json::object();
+  if (!ni.is_object()) ni = nlohmann::json::object();
+  std::set<std::string> members;
+  for (auto& [k, _] : pi.items()) members.insert(k);
+  for (auto& [k, _] : ni.items()) members.insert(k);
+  for (const auto& m : members)
+    if (pi.value(m, nlohmann::json()) != ni.value(m, nlohmann::json())) why.push_back(m + " of '" + node + "' changed");
   auto pp = prev.value("params", nlohmann::json::object()), np = now.value("params", nlohmann::json::object());
   std::set<std::string> keys;
   for (auto& [k, _] : pp.items()) keys.insert(k);
@@ -82,13 +94,78 @@ std::string explain_change(const nlohmann::json& prev, const nlohmann::json& now
     if (a != b) why.push_back(k + ": " + a + " -> " + b);
   }
   if (prev.value("seed", nlohmann::json()) != now.value("seed", nlohmann::json())) why.push_back("seed changed");
-  if (prev.value("inputs", nlohmann::json()) != now.value("inputs", nlohmann::json())) why.push_back("an input changed");
+  // inputs: [port, producer, member, key] rows
+  auto prev_inputs = prev.value("inputs", nlohmann::json::array()), now_inputs = now.value("inputs", nlohmann::json::array());
+  if (prev_inputs.size() != now_inputs.size()) why.push_back("inputs changed");
+  else
+    for (std::size_t i = 0; i < now_inputs.size(); ++i)
+      if (prev_inputs[i] != now_inputs[i]) why.push_back("input '" + now_inputs[i][1].get<std::string>() + "' changed");
   if (why.empty()) return "not in cache";
   std::string out = "changed since last run: ";
   for (std::size_t i = 0; i < why.size(); ++i) out += (i ? ", " : "") + why[i];
   return out;
 }
 
+// Runs a plugin's key_inputs hook once per distinct parameter set (a grid repeats them).
+class KeyInputs {
+ public:
+  // Null when the plugin has no hook. A hook's error is returned as `error` (once per distinct
+  // parameter set, so a grid does not repeat it per cell; `repeated` is set on later calls).
+  const nlohmann::json& of(const LoadedPlugin& plugin, const nlohmann::json& params, std::string& error,
+                           bool& repeated) {
+    static const nlohmann::json none;
+    repeated = false;
+    if (!plugin.descriptor->key_inputs) return none;
+    auto [it, inserted] = memo_.try_emplace(plugin.name() + "\n" + params.dump());
+    if (inserted) {
+      try {
+        it->second.value = plugin.descriptor->key_inputs(params);
+      } catch (const std::exception& e) {
+        it->second.error = e.what();
+      }
+    } else {
+      repeated = !it->second.error.empty();
+    }
+    error = it->second.error;
+    return it->second.value;
+  }
+
+ private:
+  struct Result {
+    nlohmann::json value;
+    std::string error;
+  };
+  std::map<std::string, Result> memo_;
+};
+
+// Tasks of one plugin whose key inputs are identical although their parameters differ (e.g. two
+// checkpoints of a series with byte-identical weights) compute the same thing: say so.
+std::vector<std::string> identical_input_warnings(const Plan& plan) {
+  std::map<std::string, std::vector<std::size_t>> by_inputs;
+  for (std::size_t t = 0; t < plan.tasks.size(); ++t) {
+    const Task& task = plan.tasks[t];
+    if (!task.key_inputs.is_object() || task.key_inputs.empty()) continue;
+    // A null member is content not known yet (a Hub revision not resolvable offline): nothing to compare.
+    if (std::any_of(task.key_inputs.begin(), task.key_inputs.end(), [](const auto& v) { return v.is_null(); })) continue;
+    by_inputs[task.plugin->name() + "\n" + task.key_inputs.dump()].push_back(t);
+  }
+  std::vector<std::string> out;
+  for (const auto& [_, tasks] : by_inputs) {
+    std::set<std::string> distinct_params;
+    for (auto t : tasks) distinct_params.insert(plan.tasks[t].params.dump());
+    if (distinct_params.size() < 2) continue;
+    std::string who;
+    for (auto t : tasks)
+      for (const auto& [cell, node] : plan.tasks[t].uses)
+        who += (who.empty() ? "" : "; ") + std::string("cell ") + std::to_string(cell) + " '" + node + "' (" +
+               plan.tasks[t].params.dump() + ")";
+    std::string members;
+    for (auto& [k, _] : plan.tasks[tasks.front()].key_inputs.items()) members += (members.empty() ? "" : ", ") + k;
+    out.push_back(plan.tasks[tasks.front()].plugin->name() + ": these nodes have identical content (same " + members +
+                  ") although their parameters differ, so their results will be identical: " + who);
+  }
+  return out;
+}
 
 // TOML text of a JSON value: basic strings (JSON escapes are valid TOML), inline tables.
 std::string toml_key(const std::string& k) {
@@ -155,9 +232,11 @@ Plan make_plan(Pipeline pipeline, const PluginRegistry& plugins, const Cache& ca
     }
   }
   std::map<std::string, std::size_t> task_by_key;
+  KeyInputs key_inputs_memo;
   plan.cell_tasks.assign(plan.cells.size(), {});
 
   for (const auto& cell : plan.cells) {
+    if (options.shard && cell.index % options.shard->count != options.shard->index) continue;
     nlohmann::json scope = cell.values;
     scope["pipeline.name"] = pipeline.name;
     for (const auto& [name, v] : pipeline.vars)
@@ -352,8 +431,19 @@ Plan make_plan(Pipeline pipeline, const PluginRegistry& plugins, const Cache& ca
         cell_ok = false;
         continue;
       }
+      std::string key_error;
+      bool repeated_error = false;
+      nlohmann::json key_inputs = key_inputs_memo.of(*r.plugin, r.params, key_error, repeated_error);
+      if (!key_error.empty()) {
+        if (!repeated_error) sink.error(r.spec->where, "node '" + r.spec->name + "' (" + r.plugin->name() + "): " + key_error);
+        cell_ok = false;
+        continue;
+      }
+      // The engine's own code is deliberately not in the key (docs/pipelines.md, "Caching, resuming, forcing").
       nlohmann::json material = {{"plugin", r.plugin->name()}, {"version", r.plugin->descriptor->version},
-                                 {"params", r.params}, {"seed", r.seed}, {"inputs", input_material}};
+                                 {"code", r.plugin->code_hash}, {"params", r.params}, {"seed", r.seed},
+                                 {"inputs", input_material}};
+      if (!key_inputs.is_null()) material["key_inputs"] = key_inputs;
       std::string key = content_key(material);
       auto [it, inserted] = task_by_key.emplace(key, plan.tasks.size());
       if (inserted) {
@@ -362,6 +452,7 @@ Plan make_plan(Pipeline pipeline, const PluginRegistry& plugins, const Cache& ca
         t.node = r.spec->name;
         t.plugin = r.plugin;
         t.params = r.params;
+        t.key_inputs = key_inputs;
         t.seed = r.seed;
         t.inputs = std::move(task_inputs);
         for (const auto& in : t.inputs)
@@ -384,7 +475,7 @@ Plan make_plan(Pipeline pipeline, const PluginRegistry& plugins, const Cache& ca
         else if (previous.contains(cell.label()) && previous[cell.label()].contains(r.spec->name))
           t.reason = previous[cell.label()][r.spec->name].value("key", "") == key
                          ? "not in cache (removed since the last run)"
-                         : explain_change(previous[cell.label()][r.spec->name], material);
+                         : explain_change(previous[cell.label()][r.spec->name], material, r.spec->name);
         else t.reason = "not in cache";
         plan.tasks.push_back(std::move(t));
       }
@@ -398,6 +489,9 @@ Plan make_plan(Pipeline pipeline, const PluginRegistry& plugins, const Cache& ca
   }
   sink.throw_if_any();
   plan.pipeline = std::move(pipeline);
+  if (options.shard) restrict_to_shard(plan, *options.shard);
+  plan.warnings = identical_input_warnings(plan);
+  for (const auto& w : plan.warnings) spdlog::warn("{}", w);
   return plan;
 }
 
@@ -441,6 +535,7 @@ std::string Plan::describe(bool verbose) const {
   for (std::size_t i = 0; i < node_order.size(); ++i) os << (i ? " -> " : "") << node_order[i];
   os << "\ntasks: " << cells.size() * node_order.size() << " node runs, " << tasks.size() << " unique, " << cached
      << " cached, " << tasks_to_run() << " to run\n";
+  for (const auto& w : warnings) os << "warning: " << w << "\n";
   if (!verbose) return os.str();
   std::size_t width = 4;
   for (const auto& n : node_order) width = std::max(width, n.size());
@@ -495,11 +590,22 @@ nlohmann::json Plan::state() const {
       nlohmann::json inputs = nlohmann::json::array();
       for (const auto& in : t.inputs) inputs.push_back({in.port, in.producer, in.member, tasks[in.task].key});
       c[node_order[i]] = {{"key", t.key}, {"plugin", t.plugin->name()}, {"version", t.plugin->descriptor->version},
-                          {"params", t.params}, {"seed", t.seed}, {"inputs", inputs}};
+                          {"code", t.plugin->code_hash}, {"params", t.params}, {"seed", t.seed}, {"inputs", inputs}};
+      if (!t.key_inputs.is_null()) c[node_order[i]]["key_inputs"] = t.key_inputs;
     }
     s[cell.label()] = c;
   }
   return s;
+}
+
+nlohmann::json Plan::key_inputs() const {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& cell : cells) {
+    const auto& ct = cell_tasks[cell.index];
+    for (std::size_t i = 0; i < ct.size(); ++i)
+      if (!tasks[ct[i]].key_inputs.is_null()) out[cell.label()][node_order[i]] = tasks[ct[i]].key_inputs;
+  }
+  return out;
 }
 
 ShardSpec parse_shard(const std::string& text) {

@@ -107,6 +107,9 @@ const LoadedPlugin& PluginRegistry::load(const std::filesystem::path& file) {
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(file.string() + ": plugin " + d->name + " has an invalid parameter schema: " + e.what());
   }
+  // Written by the build (biaslab_add_plugin), not by the plugin's author.
+  if (lib->has("biaslab_plugin_code_hash")) p.code_hash = &lib->get<const char>("biaslab_plugin_code_hash");
+  if (lib->has("biaslab_plugin_code_manifest")) p.code_manifest = &lib->get<const char>("biaslab_plugin_code_manifest");
   if (d->unsupported_reason)
     if (const char* why = d->unsupported_reason()) p.unsupported_reason = why;
   std::string name = d->name;

@@ -24,19 +24,29 @@ const Point* find(const Study& s, const MetricKey& key, const std::string& categ
   return nullptr;
 }
 
-bool significant(const Study& s, const Point& p) {
+const Point* diff_of(const Study& s, const Point& p) {
   for (const auto& d : s.diffs)
-    if (d.cell == p.cell && d.key == p.key && d.category == p.category && d.model == p.model) {
-      auto it = d.extra.find("permutation_p");
-      return it != d.extra.end() && it->is_number() && it->get<double>() < 0.05;
-    }
-  return false;
+    if (d.cell == p.cell && d.key == p.key && d.category == p.category && d.model == p.model) return &d;
+  return nullptr;
 }
 
+// False also when the row has no noise floor (older runs).
+bool within_noise_floor(const Point& d) {
+  auto it = d.extra.find("exceeds_noise_floor");
+  return it != d.extra.end() && it->is_boolean() && !it->get<bool>();
+}
+
+// $^{*}$: significant after the run's multiple-comparison correction; $^{\dagger}$: the
+// difference does not exceed the base model's noise floor.
 std::string score_cell(const Study& s, const Point* p) {
   if (!p) return "--";
   std::string out = fixed2(p->value);
-  if (significant(s, *p)) out += "$^{*}$";
+  const Point* d = diff_of(s, *p);
+  if (!d) return out;
+  std::string marks;
+  if (s.significant(*d)) marks += "*";
+  if (within_noise_floor(*d)) marks += (marks.empty() ? "" : ",") + std::string("\\dagger");
+  if (!marks.empty()) out += "$^{" + marks + "}$";
   return out;
 }
 
@@ -80,7 +90,10 @@ std::string render_latex(const Study& s) {
   o << "% biaslab report: LaTeX tables for pipeline '" << s.pipeline_name << "'.\n"
     << "% Layout after Goncalves & Strubell (2023), Tables 1-4. Needs \\usepackage{booktabs}.\n"
     << "% Scores rounded to 2 decimals; $^{*}$: the compressed model differs from the base model\n"
-    << "% (paired permutation test, p < 0.05). Exact values: results.csv / `biaslab results`.\n\n";
+    << "% (paired permutation test, p adjusted by " << describe(s.correction) << " across the run's "
+    << s.comparisons << " comparisons, adjusted p < " << s.alpha << ");\n"
+    << "% $^{\\dagger}$: the difference does not exceed the base model's noise floor (computation alone).\n"
+    << "% Exact values: results.csv / `biaslab results`.\n\n";
   const bool has_step = !s.step_labels.empty();
   int table_no = 0;
   for (const auto& key : s.bias_metrics) {

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <limits>
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -70,10 +72,87 @@ std::string p_value_text(const Point* d) {
   return format_number(it->get<double>());
 }
 
+std::string adjusted_p_text(const Point* d) { return d && d->p_adjusted ? format_number(*d->p_adjusted) : ""; }
+
+std::string significance_mark(const Study& s, const Point* d) { return d && s.significant(*d) ? "*" : ""; }
+
+// ---- noise floor (the base model against itself, computed differently; docs/reports.md) ----
+
+const nlohmann::json* noise_floor_of(const Point* d) {
+  if (!d) return nullptr;
+  auto it = d->extra.find("noise_floor");
+  return it != d->extra.end() && it->is_object() ? &*it : nullptr;
+}
+
+// Flips are written as a count or as {"base_only", "compressed_only", "total", ...}.
+std::optional<double> flip_total(const nlohmann::json& extra) {
+  auto it = extra.find("flips");
+  if (it == extra.end()) return std::nullopt;
+  if (it->is_number()) return it->get<double>();
+  if (it->is_object())
+    if (auto t = it->find("total"); t != it->end() && t->is_number()) return t->get<double>();
+  return std::nullopt;
+}
+
+std::optional<bool> exceeds_noise_floor(const Point* d) {
+  if (!d) return std::nullopt;
+  auto it = d->extra.find("exceeds_noise_floor");
+  return it != d->extra.end() && it->is_boolean() ? std::optional<bool>(it->get<bool>()) : std::nullopt;
+}
+
+std::string optional_number(const std::optional<double>& v) { return v ? format_number(*v) : ""; }
+
+// Flip counts are whole numbers: "5", not "5.0000".
+std::string optional_count(const std::optional<double>& v) {
+  if (!v) return "";
+  if (*v != std::trunc(*v)) return format_number(*v);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f", *v);
+  return buf;
+}
+
+// Cells of the noise-floor columns: flips, floor flips, floor difference, exceeds floor.
+std::vector<std::string> noise_floor_cells(const Point* d) {
+  const nlohmann::json* floor = noise_floor_of(d);
+  std::optional<double> floor_difference;
+  if (floor)
+    if (auto it = floor->find("difference"); it != floor->end() && it->is_number()) floor_difference = it->get<double>();
+  const auto exceeds = exceeds_noise_floor(d);
+  return {d ? optional_count(flip_total(d->extra)) : "", floor ? optional_count(flip_total(*floor)) : "",
+          optional_number(floor_difference), exceeds ? (*exceeds ? "yes" : "NO") : ""};
+}
+
+bool has_noise_floor(const Study& s) {
+  if (!s.noise_floors.empty()) return true;
+  for (const auto& d : s.diffs)
+    if (noise_floor_of(&d)) return true;
+  return false;
+}
+
+// What the run recorded it ran without (provenance.json "extra.missing_data": node -> specs,
+// written by `biaslab run`); nullopt when the run has no such record (no provenance.json, or a run
+// from before biaslab recorded it).
+std::optional<std::map<std::string, std::vector<std::string>>> missing_data_of(const fs::path& run_dir) {
+  std::ifstream in(run_dir / results::kProvenanceFileName);
+  if (!in) return std::nullopt;
+  const auto doc = nlohmann::json::parse(in, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return std::nullopt;
+  const auto extra = doc.find("extra");
+  if (extra == doc.end() || !extra->is_object()) return std::nullopt;
+  const auto missing = extra->find("missing_data");
+  if (missing == extra->end() || !missing->is_object()) return std::nullopt;
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& [node, specs] : missing->items())
+    if (specs.is_array())
+      for (const auto& spec : specs)
+        if (spec.is_string()) out[node].push_back(spec.get<std::string>());
+  return out;
+}
+
 class Builder {
  public:
   Builder(const Study& study, Gnuplot& gnuplot, ReportSummary& summary)
-      : s_(study), gp_(gnuplot), summary_(summary) {}
+      : s_(study), gp_(gnuplot), summary_(summary), has_floor_(has_noise_floor(study)) {}
 
   Document build(const ReportOptions& options) {
     Document doc;
@@ -90,7 +169,10 @@ class Builder {
                     return trim_list(t);
                   }()},
                  {"models", trim_list(s_.models)},
+                 {"significance", significance_fact()},
                  {"generated", results::iso8601_utc_now()}};
+    missing_data_header(doc, options.run_dir);
+    if (has_floor_) noise_floor_header(doc);
     if (options.formats.html && !gp_.available())
       doc.warnings.push_back("gnuplot was not found at '" + options.gnuplot.string() +
                              "': plots are unavailable in this report (install gnuplot and run "
@@ -118,6 +200,90 @@ class Builder {
       notes_.push_back("Plot '" + title + "' failed: " + e.what());
     }
     return f;
+  }
+
+  // The header line on significance; also counts the marked comparisons into the summary.
+  std::string significance_fact() {
+    const std::string alpha = format_number(s_.alpha);
+    summary_.comparisons = s_.comparisons;
+    for (const auto& d : s_.diffs) summary_.significant += s_.significant(d) ? 1 : 0;
+    if (s_.comparisons == 0) return "no comparison with a p-value in this run";
+    if (s_.correction == Correction::none)
+      return "paired permutation p-values without multiple-comparison correction (" + std::to_string(s_.comparisons) +
+             " comparisons in this run); * marks p < " + alpha + " (" + std::to_string(summary_.significant) + " of " +
+             std::to_string(s_.comparisons) + ")";
+    return "paired permutation p-values adjusted by " + std::string(describe(s_.correction)) + " across all " +
+           std::to_string(s_.comparisons) + " comparisons of this run (every metric, category and cell); * marks " +
+           "adjusted p < " + alpha + " (" + std::to_string(summary_.significant) + " of " +
+           std::to_string(s_.comparisons) + "); raw p-values in the 'p' columns and in results.csv";
+  }
+
+  void missing_data_header(Document& doc, const fs::path& run_dir) const {
+    const auto record = missing_data_of(run_dir);
+    if (!record || record->empty()) {
+      doc.facts.emplace(doc.facts.end() - 1, "missing data",
+                        record ? "none: every node had its data"
+                               : "not recorded (no provenance.json with a missing-data record)");
+      return;
+    }
+    const auto& missing = *record;
+    std::string list;
+    for (const auto& [node, specs] : missing) list += (list.empty() ? "" : ", ") + node + " (" + trim_list(specs) + ")";
+    const std::string text = std::to_string(missing.size()) + (missing.size() == 1 ? " node" : " nodes") +
+                             " ran without data: " + list;
+    doc.facts.emplace(doc.facts.end() - 1, "missing data", text);
+    doc.warnings.push_back(text + ". Their benchmarks were skipped (if_missing = \"skip\" or crows data = \"auto\"), "
+                           "so this report lacks those results. Put the data in the mirror (BIASLAB_DATA_MIRROR) "
+                           "and run again; `biaslab run --strict` makes a skip an error.");
+  }
+
+  // The run-level sentence on noise floors, and a warning naming comparisons that do not exceed theirs.
+  void noise_floor_header(Document& doc) {
+    std::size_t with_floor = 0;
+    std::vector<std::string> within;
+    for (const auto& d : s_.diffs) {
+      const auto exceeds = exceeds_noise_floor(&d);
+      if (!exceeds) continue;
+      ++with_floor;
+      if (*exceeds) continue;
+      within.push_back(d.model + " vs " + d.extra.value("base_model", std::string("base")) + ", " +
+                       s_.metric_title(d.key) + " " + d.category + (d.facet.empty() ? "" : ", " + d.facet) +
+                       (d.step_label.empty() ? "" : " " + d.step_label));
+    }
+    summary_.below_noise_floor = within.size();
+    doc.facts.emplace(doc.facts.end() - 1, "noise floor",
+                      std::to_string(with_floor - within.size()) + " of " + std::to_string(with_floor) +
+                          " comparisons exceed the noise floor of their base model (the base model against "
+                          "itself under a different batch size, padding and thread count); " +
+                          std::to_string(within.size()) + " do not ('NO' in the 'exceeds floor' columns)");
+    if (within.empty()) return;
+    std::string list;
+    for (std::size_t i = 0; i < within.size() && i < 10; ++i) list += (list.empty() ? "" : "; ") + within[i];
+    if (within.size() > 10) list += "; ... (" + std::to_string(within.size() - 10) + " more)";
+    doc.warnings.push_back(std::to_string(within.size()) + (within.size() == 1 ? " comparison does" : " comparisons do") +
+                           " not exceed the noise floor (what computation alone changes): " + list +
+                           ". Their differences may be numerical, not an effect of compression.");
+  }
+
+  // Headers and alignment of the p-value columns (and the noise-floor columns when the run has them).
+  void comparison_columns(Table& t) const {
+    for (const std::string& h : std::vector<std::string>{"p", "p adj. (" + std::string(to_string(s_.correction)) + ")", "sig."}) {
+      t.headers.push_back(h);
+      t.right_aligned.push_back(h != "sig.");
+    }
+    if (!has_floor_) return;
+    for (const char* h : {"flips", "floor flips", "floor diff", "exceeds floor"}) {
+      t.headers.push_back(h);
+      t.right_aligned.push_back(std::string_view(h) != "exceeds floor");
+    }
+  }
+
+  void comparison_cells(std::vector<std::string>& row, const Point* d) const {
+    row.push_back(p_value_text(d));
+    row.push_back(adjusted_p_text(d));
+    row.push_back(significance_mark(s_, d));
+    if (!has_floor_) return;
+    for (auto& c : noise_floor_cells(d)) row.push_back(std::move(c));
   }
 
   Figure missing(const std::string& title, const std::string& why) {
@@ -196,7 +362,8 @@ class Builder {
     const std::string title = s_.metric_title(key);
     Section sec{title, anchor_of("m-" + key.node + "-" + key.metric), {}};
     sec.paragraph("Metric " + key.metric + " reported by node '" + key.node + "'." +
-                  (ideal_of(key) ? " An unbiased model scores " + format_number(*ideal_of(key)) + "." : ""));
+                  (ideal_of(key) ? " An unbiased model scores " + format_number(*ideal_of(key)) + "." : "") +
+                  noise_floor_sentence(key));
     const auto cats = categories_of(key);
     step_figures(sec, key, cats);
     size_figures(sec, key, cats);
@@ -303,8 +470,9 @@ class Builder {
       plot.categories = cats;
       Table t;
       t.caption = plot.title + ": compressed vs base (paired test)";
-      t.headers = {"category", "model", "value", "95% CI", "n", "vs base", "difference", "95% CI (diff)", "p"};
-      t.right_aligned = {false, false, true, false, true, false, true, false, true};
+      t.headers = {"category", "model", "value", "95% CI", "n", "vs base", "difference", "95% CI (diff)"};
+      t.right_aligned = {false, false, true, false, true, false, true, false};
+      comparison_columns(t);
       bool any = false;
       for (const auto& model : s_.models) {
         std::vector<double> v(cats.size(), kNaN), lo(cats.size(), kNaN), hi(cats.size(), kNaN);
@@ -334,9 +502,11 @@ class Builder {
           std::string base_model;
           if (d && d->extra.contains("base_model") && d->extra["base_model"].is_string())
             base_model = d->extra["base_model"].get<std::string>();
-          t.rows.push_back({cat, model, format_number(p->value), format_interval(p->ci_low, p->ci_high),
-                            p->n ? std::to_string(*p->n) : "", base_model, d ? format_number(d->value) : "",
-                            d ? format_interval(d->ci_low, d->ci_high) : "", p_value_text(d)});
+          std::vector<std::string> row = {cat, model, format_number(p->value), format_interval(p->ci_low, p->ci_high),
+                                          p->n ? std::to_string(*p->n) : "", base_model, d ? format_number(d->value) : "",
+                                          d ? format_interval(d->ci_low, d->ci_high) : ""};
+          comparison_cells(row, d);
+          t.rows.push_back(std::move(row));
         }
       if (cats.size() < 2 && plot.groups.size() < 2) {
         sec.figure(missing(plot.title, "a single category and a single model"));
@@ -360,8 +530,9 @@ class Builder {
   void score_tables(Section& sec, const MetricKey& key) {
     Table t;
     t.caption = s_.metric_title(key) + " (overall) at every cell";
-    t.headers = {"facet", "step", "model", "value", "95% CI", "n", "difference vs base", "95% CI (diff)", "p"};
-    t.right_aligned = {false, false, false, true, false, true, true, false, true};
+    t.headers = {"facet", "step", "model", "value", "95% CI", "n", "difference vs base", "95% CI (diff)"};
+    t.right_aligned = {false, false, false, true, false, true, true, false};
+    comparison_columns(t);
     std::vector<const Point*> pts;
     for (const auto& p : s_.points)
       if (p.key == key && p.category == "overall") pts.push_back(&p);
@@ -374,12 +545,52 @@ class Builder {
     });
     for (const Point* p : pts) {
       const Point* d = diff_of(s_, *p);
-      t.rows.push_back({p->facet, p->step_label, p->model, format_number(p->value),
-                        format_interval(p->ci_low, p->ci_high), p->n ? std::to_string(*p->n) : "",
-                        d ? format_number(d->value) : "", d ? format_interval(d->ci_low, d->ci_high) : "",
-                        p_value_text(d)});
+      std::vector<std::string> row = {p->facet, p->step_label, p->model, format_number(p->value),
+                                      format_interval(p->ci_low, p->ci_high), p->n ? std::to_string(*p->n) : "",
+                                      d ? format_number(d->value) : "", d ? format_interval(d->ci_low, d->ci_high) : ""};
+      comparison_cells(row, d);
+      t.rows.push_back(std::move(row));
     }
     if (!t.rows.empty()) sec.table(std::move(t));
+    noise_floor_table(sec, key);
+  }
+
+  // The base models against themselves: the yardstick of every comparison's flips and difference.
+  void noise_floor_table(Section& sec, const MetricKey& key) const {
+    Table t;
+    t.caption = s_.metric_title(key) + ": noise floor (each base model against itself, computed differently)";
+    t.headers = {"facet", "step", "base model", "category", "floor diff", "flips", "max |item change|", "p", "n",
+                 "computation"};
+    t.right_aligned = {false, false, false, false, true, true, true, true, true, false};
+    for (const auto& f : s_.noise_floors) {
+      if (f.key != key) continue;
+      std::optional<double> max_change;
+      if (auto it = f.extra.find("max_abs_item_change"); it != f.extra.end() && it->is_number())
+        max_change = it->get<double>();
+      std::string computation;
+      if (auto it = f.extra.find("computation"); it != f.extra.end() && it->is_object())
+        for (const auto& [k, v] : it->items()) computation += (computation.empty() ? "" : ", ") + k + " " + (v.is_string() ? v.get<std::string>() : v.dump());
+      t.rows.push_back({f.facet, f.step_label, f.model, f.category, format_number(f.value),
+                        optional_count(flip_total(f.extra)), optional_number(max_change), p_value_text(&f),
+                        f.n ? std::to_string(*f.n) : "", computation});
+    }
+    if (!t.rows.empty()) sec.table(std::move(t));
+  }
+
+  // "2 of 16 comparisons of this metric do not exceed their noise floor."
+  std::string noise_floor_sentence(const MetricKey& key) const {
+    std::size_t with_floor = 0, within = 0;
+    for (const auto& d : s_.diffs)
+      if (d.key == key)
+        if (const auto exceeds = exceeds_noise_floor(&d)) {
+          ++with_floor;
+          within += *exceeds ? 0 : 1;
+        }
+    if (with_floor == 0) return "";
+    return " " + std::to_string(within) + " of " + std::to_string(with_floor) +
+           " comparisons of this metric do not exceed their noise floor ('NO' under 'exceeds floor'); 'flips' "
+           "counts items whose decision the compression changed, 'floor flips' those the base model's "
+           "recomputation alone changed.";
   }
 
   // ---- LM score vs bias score ----------------------------------------------------------------
@@ -450,6 +661,7 @@ class Builder {
   ReportSummary& summary_;
   std::size_t figure_id_ = 0;
   std::vector<std::string> notes_;
+  bool has_floor_ = false;
 };
 
 }  // namespace
@@ -486,6 +698,7 @@ ReportSummary write_report(const ReportOptions& options) {
   Builder builder(study, gnuplot, summary);
   const Document doc = builder.build(options);
   summary.notes = doc.notes;
+  summary.comparisons = study.comparisons;
   if (options.formats.html) {
     write_file_atomic(out / kHtmlFileName, render_html(doc));
     summary.written.push_back(out / kHtmlFileName);

@@ -13,6 +13,33 @@ namespace biaslab::report::detail {
 namespace {
 
 constexpr std::string_view kDiffSuffix = ".diff";
+constexpr std::string_view kNoiseFloorPart = ".noise_floor";
+
+// The raw p-value of a comparison row (its paired permutation test); NaN when it has none.
+double permutation_p(const nlohmann::json& extra) {
+  auto it = extra.find("permutation_p");
+  return it != extra.end() && it->is_number() ? it->get<double>() : std::numeric_limits<double>::quiet_NaN();
+}
+
+// Adjusts every comparison's p-value across the whole run (all metrics, categories, cells).
+void adjust_comparisons(Study& s) {
+  std::vector<double> raw;
+  for (const auto& d : s.diffs) {
+    double p = permutation_p(d.extra);
+    if (p < 0.0 || p > 1.0) {
+      s.notes.push_back("Comparison " + d.model + " " + d.key.metric + " (" + d.category + ") has permutation_p = " +
+                        std::to_string(p) + ", not a probability: left out of the significance marks.");
+      p = std::numeric_limits<double>::quiet_NaN();
+    }
+    raw.push_back(p);
+  }
+  const auto adjusted = adjust_p_values(raw, s.correction);
+  for (std::size_t i = 0; i < s.diffs.size(); ++i) {
+    if (std::isnan(adjusted[i])) continue;
+    s.diffs[i].p_adjusted = adjusted[i];
+    ++s.comparisons;
+  }
+}
 
 std::string scalar_text(const nlohmann::json& v) {
   if (v.is_string()) return v.get<std::string>();
@@ -203,7 +230,11 @@ Study load_study(const results::ResultsDatabase& db, const ReportOptions& option
         colon != std::string::npos && !p.step_label.empty() && p.model.substr(colon + 1) == p.step_label)
       p.model.resize(colon);
     const std::string& m = r.row.metric;
-    if (m.size() > kDiffSuffix.size() && m.ends_with(kDiffSuffix)) {
+    if (const auto floor = m.find(kNoiseFloorPart); floor != std::string::npos && floor > 0) {
+      // The base model against itself, computed differently: a yardstick, not a score.
+      p.key.metric = m.substr(0, floor);
+      s.noise_floors.push_back(std::move(p));
+    } else if (m.size() > kDiffSuffix.size() && m.ends_with(kDiffSuffix)) {
       p.key.metric = m.substr(0, m.size() - kDiffSuffix.size());
       s.diffs.push_back(std::move(p));
     } else {
@@ -211,6 +242,10 @@ Study load_study(const results::ResultsDatabase& db, const ReportOptions& option
       s.points.push_back(std::move(p));
     }
   }
+
+  s.correction = options.correction;
+  s.alpha = options.alpha;
+  adjust_comparisons(s);
 
   // ---- which metrics ----
   for (const char* lm : {"stereoset.lms", "perplexity.ppl", "perplexity.pseudo_ppl"}) {

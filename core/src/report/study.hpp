@@ -37,6 +37,9 @@ struct Point {
   std::string size_label;     // "" without a size axis
   std::string facet;          // size and the other grid variables: "size=small, seed=1"
   std::string others;         // the other grid variables only: "seed=1"
+  // .diff rows: extra.permutation_p adjusted across the run's comparisons (Study::correction);
+  // nullopt without a p-value.
+  std::optional<double> p_adjusted;
 };
 
 struct TradeOff {
@@ -58,6 +61,10 @@ struct Study {
   std::vector<std::string> models;        // labels in order of first appearance (base first)
   std::vector<Point> points;              // non-.diff rows
   std::vector<Point> diffs;               // "<metric>.diff" rows (key.metric without ".diff")
+  std::vector<Point> noise_floors;        // "<metric>.noise_floor" rows (base model vs itself)
+  Correction correction = Correction::bh;
+  double alpha = 0.05;
+  std::size_t comparisons = 0;            // diffs with a permutation p-value: the correction's n
   std::vector<MetricKey> bias_metrics;    // shown, in order
   std::optional<MetricKey> lm_metric;     // LM score for the trade-off and the scatter
   bool lm_higher_better = true;
@@ -66,6 +73,7 @@ struct Study {
 
   std::string metric_title(const MetricKey& k) const;  // "metric" or "metric [node]"
   std::size_t model_index(const std::string& model) const;
+  bool significant(const Point& diff) const { return diff.p_adjusted && *diff.p_adjusted < alpha; }
 };
 
 Study load_study(const results::ResultsDatabase& db, const ReportOptions& options);

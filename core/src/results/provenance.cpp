@@ -21,7 +21,7 @@ nlohmann::json provenance_to_json(const ProvenanceInfo& info) {
   using nlohmann::json;
   json plugins = json::array();
   for (const PluginProvenance& p : info.plugins)
-    plugins.push_back({{"name", p.name}, {"version", p.version}, {"path", p.path.string()}});
+    plugins.push_back({{"name", p.name}, {"version", p.version}, {"path", p.path.string()}, {"code_hash", p.code_hash}});
 
   std::map<std::string, std::string> libraries = builtin_library_versions();
   for (const auto& [name, version] : info.library_versions) libraries[name] = version;
@@ -38,6 +38,7 @@ nlohmann::json provenance_to_json(const ProvenanceInfo& info) {
         {"text", info.pipeline_text},
         {"overrides", info.pipeline_overrides}}},
       {"plugins", plugins},
+      {"key_inputs", info.key_inputs},
       {"libraries", libraries},
       {"host",
        {{"hostname", h.hostname},

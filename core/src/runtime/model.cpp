@@ -1,5 +1,6 @@
 #include "biaslab/runtime/model.hpp"
 #include "biaslab/runtime/ops/compressed_formats.hpp"
+#include "biaslab/runtime/row_groups.hpp"
 
 #include <stdexcept>
 
@@ -29,6 +30,18 @@ std::string dtype_name(torch::Dtype dtype) {
 }
 
 LanguageModel::~LanguageModel() = default;
+
+bool LanguageModel::needs_whole_sequences() const {
+  for (const auto* slot : linear_layers(true))
+    if (slot->kernel()->needs_whole_sequences()) return true;
+  return false;
+}
+
+bool LanguageModel::needs_bitwise_invariance() const {
+  for (const auto* slot : linear_layers(true))
+    if (slot->kernel()->needs_bitwise_invariance()) return true;
+  return false;
+}
 
 std::vector<torch::Tensor> LanguageModel::run(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                               const std::optional<torch::Tensor>& position_ids,
@@ -62,13 +75,22 @@ std::vector<torch::Tensor> LanguageModel::run(const torch::Tensor& input_ids, co
     }
     positions = position_ids->to(device(), torch::kLong);
   }
+  // Kernels with per-sequence activation ranges, and attention in front of dynamically quantized
+  // layers, see which rows are which sequence's real tokens.
+  std::optional<ScopedRowGroups> groups;
+  if (needs_bitwise_invariance()) groups.emplace(RowGroups::from_attention_mask(mask));
   return encode(ids, mask, positions, all_layers);
 }
 
 torch::Tensor LanguageModel::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                      const std::optional<torch::Tensor>& position_ids) const {
   c10::InferenceMode guard;
-  return logits_from_hidden(run(input_ids, attention_mask, position_ids, false).back());
+  auto hidden = run(input_ids, attention_mask, position_ids, false).back();
+  std::optional<ScopedRowGroups> groups;
+  if (needs_whole_sequences())
+    groups.emplace(RowGroups::from_attention_mask(attention_mask.defined() ? attention_mask
+                                                                           : torch::ones(input_ids.sizes(), torch::kLong)));
+  return logits_from_hidden(hidden);
 }
 
 torch::Tensor LanguageModel::hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,

@@ -1,5 +1,7 @@
 #include "modeling.hpp"
 
+#include "biaslab/runtime/row_groups.hpp"
+
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -53,7 +55,9 @@ Tensor attention_allowed(const Tensor& attention_mask, bool causal, std::optiona
   return keys.logical_and(allowed.view({1, 1, T, T}));
 }
 
-Tensor attention(const Tensor& q, const Tensor& k_in, const Tensor& v_in, const Tensor& allowed, double scale) {
+namespace {
+
+Tensor batched_attention(const Tensor& q, const Tensor& k_in, const Tensor& v_in, const Tensor& allowed, double scale) {
   Tensor k = k_in, v = v_in;
   const auto heads = q.size(1), kv_heads = k.size(1);
   if (heads != kv_heads) {
@@ -67,6 +71,50 @@ Tensor attention(const Tensor& q, const Tensor& k_in, const Tensor& v_in, const 
   scores = scores.masked_fill(allowed.logical_not(), std::numeric_limits<float>::lowest());
   auto probs = torch::softmax(scores, -1).to(v.scalar_type());
   return torch::matmul(probs, v);
+}
+
+// Each sequence over its own real positions: the shapes -- and so the float32 reductions (softmax
+// sums, GEMM kernels chosen by size) -- of a forward pass over that sequence alone. Padded query
+// rows stay zero; no real position reads them.
+Tensor per_sequence_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& allowed, double scale,
+                              const RowGroups& groups) {
+  const auto B = q.size(0), T = q.size(2);
+  auto out = torch::zeros({B, q.size(1), T, v.size(3)}, q.options());
+  for (std::int64_t b = 0; b < B; ++b) {
+    std::vector<std::int64_t> positions;
+    for (const auto& span : groups.groups[static_cast<std::size_t>(b)])
+      for (auto r = span.begin; r < span.end; ++r) positions.push_back(r - b * T);
+    if (positions.empty()) continue;
+    const auto n = static_cast<std::int64_t>(positions.size());
+    const bool prefix = positions.front() == 0 && positions.back() == n - 1;
+    // Sequence b's real positions along `dim` of t's batch row b.
+    auto pick = [&](const Tensor& t, std::int64_t dim) {
+      if (prefix) return t.narrow(dim, 0, n);
+      return t.index_select(dim, torch::tensor(positions, torch::kLong).to(t.device()));
+    };
+    auto row = [&](const Tensor& t) { return t.narrow(0, b, 1); };
+    auto a = pick(pick(row(allowed.expand({B, allowed.size(1), T, T})), 2), 3);
+    auto o = batched_attention(pick(row(q), 2), pick(row(k), 2), pick(row(v), 2), a, scale);
+    if (prefix) {
+      out.narrow(0, b, 1).narrow(2, 0, n).copy_(o);
+    } else {
+      out.narrow(0, b, 1).index_copy_(2, torch::tensor(positions, torch::kLong).to(out.device()), o);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& allowed, double scale) {
+  // Models whose later layers quantize activations dynamically turn float32 rounding differences
+  // into different integers; their forward passes describe the sequences (row_groups.hpp) and get
+  // attention computed exactly as for each sequence alone.
+  const RowGroups* groups = current_row_groups();
+  const auto B = q.size(0), T = q.size(2);
+  if (groups != nullptr && B > 1 && groups->rows == B * T && static_cast<std::int64_t>(groups->groups.size()) == B)
+    return per_sequence_attention(q, k, v, allowed, scale, *groups);
+  return batched_attention(q, k, v, allowed, scale);
 }
 
 Tensor split_heads(const Tensor& x, std::int64_t heads, std::int64_t head_dim) {

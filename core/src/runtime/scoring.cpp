@@ -1,8 +1,11 @@
 #include "biaslab/runtime/scoring.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
 #include <stdexcept>
+
+#include "biaslab/runtime/row_groups.hpp"
 
 namespace biaslab::runtime {
 
@@ -60,26 +63,68 @@ Batch make_batch(const Sequences& sequences, const std::vector<std::size_t>& mem
   return b;
 }
 
-// log_softmax(head(hidden[rows]))[targets], applying the head in chunks so a large vocabulary
-// never needs [rows, V] logits at once.
-std::vector<float> gather_logprobs(const LanguageModel& model, const Tensor& hidden_flat,
-                                   const std::vector<std::int64_t>& rows, const std::vector<std::int64_t>& targets) {
-  std::vector<float> out;
-  out.reserve(rows.size());
-  const auto chunk = std::max<std::int64_t>(1, (std::int64_t{1} << 26) / model.config().vocab_size);
-  const auto device = hidden_flat.device();
-  for (std::size_t off = 0; off < rows.size(); off += static_cast<std::size_t>(chunk)) {
-    const auto n = std::min<std::size_t>(static_cast<std::size_t>(chunk), rows.size() - off);
-    auto r = torch::from_blob(const_cast<std::int64_t*>(rows.data() + off), {static_cast<std::int64_t>(n)}, torch::kLong)
-                 .to(device);
-    auto t = torch::from_blob(const_cast<std::int64_t*>(targets.data() + off), {static_cast<std::int64_t>(n), 1},
-                              torch::kLong)
-                 .to(device);
-    auto logits = model.logits_from_hidden(hidden_flat.index_select(0, r));
-    auto lp = torch::log_softmax(logits, -1).gather(1, t).squeeze(1).to(torch::kCPU).contiguous();
-    out.insert(out.end(), lp.data_ptr<float>(), lp.data_ptr<float>() + n);
+// Rows of [rows, V] logits computed at once: about 256 MiB of float32.
+std::int64_t head_chunk_rows(const LanguageModel& model) {
+  return std::max<std::int64_t>(1, (std::int64_t{1} << 26) / model.config().vocab_size);
+}
+
+// Calls fn(k, lp) with lp = log_softmax(head(hidden at flat rows[k .. k + n)))), [n, V] float32, in order
+// of k. hidden is [B, T, H] with attention mask [B, T].
+void head_log_softmax(const LanguageModel& model, const Tensor& hidden, const Tensor& mask,
+                      const std::vector<std::int64_t>& rows, const std::function<void(std::size_t, const Tensor&)>& fn) {
+  const auto flat = hidden.reshape({-1, hidden.size(-1)});
+  const auto device = flat.device();
+  const auto chunk = head_chunk_rows(model);
+  if (!model.needs_whole_sequences()) {
+    for (std::size_t off = 0; off < rows.size(); off += static_cast<std::size_t>(chunk)) {
+      const auto n = std::min<std::size_t>(static_cast<std::size_t>(chunk), rows.size() - off);
+      auto r = torch::from_blob(const_cast<std::int64_t*>(rows.data() + off), {static_cast<std::int64_t>(n)}, torch::kLong)
+                   .to(device);
+      fn(off, torch::log_softmax(model.logits_from_hidden(flat.index_select(0, r)), -1));
+    }
+    return;
   }
-  return out;
+  // The head sees every real position of each sequence, grouped by sequence, as in a forward pass
+  // over that sequence alone; the requested rows are then picked from those logits.
+  const auto T = hidden.size(1);
+  const auto groups = RowGroups::from_attention_mask(mask);
+  std::size_t k = 0;
+  std::size_t seq = 0;
+  while (k < rows.size()) {
+    // Whole sequences starting at the one of rows[k], up to the chunk budget (at least one).
+    if (rows[k] / T < static_cast<std::int64_t>(seq))
+      throw std::logic_error("scoring: rows must be ordered by sequence");
+    seq = static_cast<std::size_t>(rows[k] / T);
+    std::vector<std::int64_t> packed, lengths;
+    std::vector<std::int64_t> position_of(static_cast<std::size_t>(groups.rows), -1);
+    std::size_t last = seq;
+    for (; last < groups.groups.size(); ++last) {
+      std::int64_t n = 0;
+      for (const auto& s : groups.groups[last]) n += s.end - s.begin;
+      if (!lengths.empty() && static_cast<std::int64_t>(packed.size()) + n > chunk) break;
+      for (const auto& s : groups.groups[last])
+        for (auto r = s.begin; r < s.end; ++r) {
+          position_of[static_cast<std::size_t>(r)] = static_cast<std::int64_t>(packed.size());
+          packed.push_back(r);
+        }
+      lengths.push_back(n);
+    }
+    Tensor lp;
+    {
+      ScopedRowGroups scope(RowGroups::from_lengths(lengths));
+      auto index = torch::tensor(packed, torch::kLong).to(device);
+      lp = torch::log_softmax(model.logits_from_hidden(flat.index_select(0, index)), -1);
+    }
+    const std::size_t first = k;
+    std::vector<std::int64_t> picked;
+    for (; k < rows.size() && static_cast<std::size_t>(rows[k] / T) < last; ++k) {
+      const auto at = position_of[static_cast<std::size_t>(rows[k])];
+      if (at < 0) throw std::logic_error("scoring: requested row " + std::to_string(rows[k]) + " is padding");
+      picked.push_back(at);
+    }
+    fn(first, lp.index_select(0, torch::tensor(picked, torch::kLong).to(lp.device())));
+    seq = last;
+  }
 }
 
 void check_ids(const LanguageModel& model, const std::vector<std::int64_t>& ids, const char* what) {
@@ -94,6 +139,18 @@ void check_ids(const LanguageModel& model, const std::vector<std::int64_t>& ids,
 Tensor causal_positions(const Tensor& mask) { return (torch::cumsum(mask, 1) - 1).clamp_min(0); }
 
 }  // namespace
+
+std::vector<float> head_logprobs(const LanguageModel& model, const Tensor& hidden, const Tensor& mask,
+                                 const std::vector<std::int64_t>& rows, const std::vector<std::int64_t>& targets) {
+  if (rows.size() != targets.size()) throw std::invalid_argument("head_logprobs: one target per row needed");
+  std::vector<float> out(rows.size());
+  head_log_softmax(model, hidden, mask, rows, [&](std::size_t k, const Tensor& lp) {
+    auto t = torch::from_blob(const_cast<std::int64_t*>(targets.data() + k), {lp.size(0), 1}, torch::kLong).to(lp.device());
+    auto picked = lp.gather(1, t).squeeze(1).to(torch::kCPU).contiguous();
+    std::copy_n(picked.data_ptr<float>(), picked.size(0), out.begin() + static_cast<std::ptrdiff_t>(k));
+  });
+  return out;
+}
 
 std::vector<CausalScore> score_causal(const LanguageModel& model, const Sequences& sequences,
                                       const std::vector<std::int64_t>& prefix, const ScoringOptions& options) {
@@ -124,7 +181,7 @@ std::vector<CausalScore> score_causal(const LanguageModel& model, const Sequence
         targets.push_back(s[t + 1]);
       }
     }
-    auto lp = gather_logprobs(model, hidden.reshape({-1, hidden.size(-1)}), rows, targets);
+    auto lp = head_logprobs(model, hidden, batch.mask, rows, targets);
     std::size_t k = 0;
     for (auto i : members) {
       const auto n = full[i].size() - start;
@@ -157,10 +214,10 @@ Tensor next_token_logprobs(const LanguageModel& model, const Sequences& contexts
       rows.push_back(static_cast<std::int64_t>(r) * batch.length + static_cast<std::int64_t>(contexts[members[r]].size()) - 1);
       dest.push_back(static_cast<std::int64_t>(members[r]));
     }
-    auto flat = hidden.reshape({-1, hidden.size(-1)});
-    auto r = torch::tensor(rows, torch::kLong).to(flat.device());
-    auto lp = torch::log_softmax(model.logits_from_hidden(flat.index_select(0, r)), -1).to(torch::kCPU);
-    out.index_copy_(0, torch::tensor(dest, torch::kLong), lp);
+    head_log_softmax(model, hidden, batch.mask, rows, [&](std::size_t k, const Tensor& lp) {
+      out.index_copy_(0, torch::tensor(dest, torch::kLong).narrow(0, static_cast<std::int64_t>(k), lp.size(0)),
+                      lp.to(torch::kCPU, torch::kFloat32));
+    });
   }
   return out;
 }
@@ -204,7 +261,7 @@ std::vector<std::vector<float>> masked_logprobs(const LanguageModel& model, cons
         targets.push_back(q.targets[k]);
       }
     }
-    auto lp = gather_logprobs(model, hidden.reshape({-1, hidden.size(-1)}), rows, targets);
+    auto lp = head_logprobs(model, hidden, batch.mask, rows, targets);
     std::size_t k = 0;
     for (auto i : members) {
       const auto n = queries[i].positions.size();

@@ -38,6 +38,16 @@ class BIASLAB_API LinearKernel {
   // JSON metadata (bits, group size, scheme). load_linear_kernel() inverts this.
   virtual void serialize(std::map<std::string, torch::Tensor>& tensors, nlohmann::json& meta) const = 0;
   virtual void to(const torch::Device& device) = 0;
+  // True when a row's output depends on the other rows of the sequence it belongs to (dynamic int8
+  // with one activation range per sequence). Callers that apply such a kernel to selected rows
+  // (e.g. the LM head on scored positions only) must pass every row of each sequence instead,
+  // with the sequences described by ScopedRowGroups (row_groups.hpp).
+  virtual bool needs_whole_sequences() const { return false; }
+  // True when the output is a discontinuous function of the input (dynamic activation
+  // quantization: rounding to integers), so a 1-ulp difference upstream can move a result by a
+  // whole quantization step. The model then computes everything before such layers exactly as
+  // for each sequence alone (per-sequence attention), keeping results bitwise batch-invariant.
+  virtual bool needs_bitwise_invariance() const { return needs_whole_sequences(); }
 };
 
 // Plain floating-point linear layer (weight [out, in] in the model dtype, optional bias).

@@ -77,6 +77,13 @@ class BIASLAB_API LanguageModel {
   // The slot with this HF name; throws std::out_of_range listing nothing but the name.
   Linear& linear(const std::string& name) const;
   virtual std::string output_head_name() const = 0;
+  // Whether any linear kernel needs whole sequences (LinearKernel::needs_whole_sequences): scoring
+  // then applies the LM head to every real position of each sequence, as a one-sentence forward
+  // pass does, instead of only to the scored positions.
+  bool needs_whole_sequences() const;
+  // Whether any kernel needs bitwise batch invariance upstream (LinearKernel::
+  // needs_bitwise_invariance): forward passes then compute attention per sequence.
+  bool needs_bitwise_invariance() const;
   // Logical parameter count as HF's num_parameters(): tied tensors once, compressed layers counted
   // as their dense in*out (+bias).
   virtual std::int64_t parameter_count() const = 0;

@@ -30,6 +30,15 @@ struct CausalScore {
   double sum() const { return std::accumulate(logprobs.begin(), logprobs.end(), 0.0); }
 };
 
+// log_softmax(head(hidden))[targets[k]] at flat position rows[k] (= b * T + t) of a batch's last hidden
+// state [B, T, H] with attention mask [B, T]; rows ordered by sequence. The head runs on the requested
+// rows only -- or, when model.needs_whole_sequences() (dynamic int8 with per-sequence activation
+// ranges), on every real position of each sequence, so each sequence's logits equal those of a forward
+// pass over it alone. In chunks: [rows, V] logits never exceed ~256 MiB.
+BIASLAB_API std::vector<float> head_logprobs(const LanguageModel& model, const torch::Tensor& hidden,
+                                             const torch::Tensor& mask, const std::vector<std::int64_t>& rows,
+                                             const std::vector<std::int64_t>& targets);
+
 // Causal LMs. `prefix` (e.g. {bos id}) is prepended to every sequence as conditioning context and
 // is not scored. Position ids are cumsum(mask) - 1 (so the prefix takes positions 0..). Sequences
 // with nothing to score give an empty result.

@@ -27,11 +27,12 @@ SmoothQuantConfig SmoothQuantConfig::from_json(const nlohmann::json& json) {
     } else if (key == "quantize") {
       if (!value.is_boolean()) throw std::invalid_argument("smoothquant: 'quantize' must be a boolean");
       config.quantize = value.get<bool>();
-    } else if (key == "scheme" || key == "engine" || key == "reduce_range" || key == "bits") {
+    } else if (key == "scheme" || key == "engine" || key == "reduce_range" || key == "activation_range" ||
+               key == "bits") {
       int8[key] = value;
     } else {
       throw std::invalid_argument("smoothquant: unknown key '" + key +
-                                  "' (known: alpha, quantize, scheme, engine, reduce_range, bits)");
+                                  "' (known: alpha, quantize, scheme, engine, reduce_range, activation_range, bits)");
     }
   }
   try {

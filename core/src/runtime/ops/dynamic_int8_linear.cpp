@@ -2,6 +2,8 @@
 
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#include "biaslab/runtime/row_groups.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <mutex>
@@ -115,6 +117,54 @@ Int8WeightScheme int8_weight_scheme_from_string(const std::string& text) {
                               "' (expected per_tensor or per_channel)");
 }
 
+std::string to_string(ActivationRange range) {
+  switch (range) {
+    case ActivationRange::per_sequence: return "per_sequence";
+    case ActivationRange::per_token: return "per_token";
+    case ActivationRange::per_batch: return "per_batch";
+  }
+  return "per_sequence";
+}
+
+ActivationRange activation_range_from_string(const std::string& text) {
+  if (text == "per_sequence") return ActivationRange::per_sequence;
+  if (text == "per_token") return ActivationRange::per_token;
+  if (text == "per_batch") return ActivationRange::per_batch;
+  throw std::invalid_argument("dynamic_int8: unknown activation_range '" + text +
+                              "' (expected per_sequence, per_token or per_batch)");
+}
+
+std::pair<torch::Tensor, torch::Tensor> per_row_activation_qparams(const torch::Tensor& x, bool reduce_range) {
+  // ChooseQuantizationParams (ATen/native/quantized/cpu/QuantUtils.h, torch 1.13) with qmin = 0,
+  // qmax = 255 (127 with reduce_range), vectorised over rows with the same float/double steps;
+  // tests/compress checks it against torch's own _choose_qparams_per_tensor.
+  constexpr float kSmallScale = 6.1e-5F;  // SMALL_SCALE_THRESHOLD
+  const double qmin = 0, qmax = reduce_range ? 127 : 255;
+  auto [row_min, row_max] = torch::aminmax(x.to(torch::kFloat), /*dim=*/1);
+  auto lo = torch::clamp_max(row_min, 0.0F);  // float, as torch's min/max
+  auto hi = torch::clamp_min(row_max, 0.0F);
+  auto scale = (hi.to(torch::kDouble) - lo.to(torch::kDouble)) / (qmax - qmin);
+  const auto scale_f = scale.to(torch::kFloat);
+  scale = torch::where(scale_f.eq(0) | torch::isinf(1.0F / scale_f), torch::full_like(scale, 0.1), scale);
+  // Scales below the threshold are raised to it and the range widened to match.
+  const auto small = scale < static_cast<double>(kSmallScale);
+  if (small.any().item<bool>()) {
+    const auto amplifier = kSmallScale / scale.to(torch::kFloat);
+    const auto widened = torch::full_like(lo, kSmallScale * static_cast<float>(qmax - qmin));
+    const auto lo_small = torch::where(lo.eq(0), lo, torch::where(hi.eq(0), -widened, lo * amplifier));
+    const auto hi_small = torch::where(lo.eq(0), widened, torch::where(hi.eq(0), hi, hi * amplifier));
+    lo = torch::where(small, lo_small, lo);
+    hi = torch::where(small, hi_small, hi);
+    scale = torch::where(small, torch::full_like(scale, static_cast<double>(kSmallScale)), scale);
+  }
+  const auto lo_d = lo.to(torch::kDouble), hi_d = hi.to(torch::kDouble);
+  const auto from_min = qmin - lo_d / scale, from_max = qmax - hi_d / scale;
+  const auto err_min = std::abs(qmin) - torch::abs(lo_d / scale), err_max = std::abs(qmax) - torch::abs(hi_d / scale);
+  const auto initial = torch::where(err_min < err_max, from_min, from_max);
+  const auto zero_point = torch::clamp(torch::round(initial), qmin, qmax).to(torch::kLong);
+  return {scale.to(torch::kFloat), zero_point};
+}
+
 std::vector<std::string> available_quantized_engines() {
   std::vector<std::string> names;
   for (auto engine : at::globalContext().supportedQEngines())
@@ -193,24 +243,99 @@ DynamicInt8Linear::DynamicInt8Linear(torch::Tensor int_weight, torch::Tensor sca
 DynamicInt8Linear::~DynamicInt8Linear() = default;
 
 torch::Tensor DynamicInt8Linear::forward(const torch::Tensor& x) const {
-  static const c10::OperatorHandle handle = op("quantized::linear_dynamic");
   if (x.dim() < 1 || x.size(-1) != in_features())
     throw std::invalid_argument("dynamic_int8: input last dimension must be " +
                                 std::to_string(in_features()) + ", got " + shape_of(x));
   if (!x.device().is_cpu())
     throw std::invalid_argument("dynamic_int8: input must be on the CPU (quantized::linear_dynamic is CPU-only)");
   torch::NoGradGuard no_grad;
-  auto input = x.to(torch::kFloat);
-  const bool vector_input = input.dim() == 1;
-  if (vector_input) input = input.unsqueeze(0);
+  const auto x2d = x.to(torch::kFloat).reshape({-1, in_features()}).contiguous();
+  torch::Tensor y;
+  switch (options_.activation_range) {
+    case ActivationRange::per_batch: y = kernel_forward(x2d); break;
+    case ActivationRange::per_sequence: y = per_sequence_forward(x2d); break;
+    case ActivationRange::per_token: y = per_token_forward(x2d); break;
+  }
+  auto out_shape = x.sizes().vec();
+  out_shape.back() = out_features();
+  return y.reshape(out_shape).to(x.scalar_type());
+}
+
+torch::Tensor DynamicInt8Linear::kernel_forward(const torch::Tensor& x2d) const {
+  static const c10::OperatorHandle handle = op("quantized::linear_dynamic");
   // QNNPACK ignores reduce_range (and warns on every call when it is set); passing false there
   // gives the identical result without the warning.
   const bool reduce_range = options_.reduce_range && options_.engine != "qnnpack";
-  std::vector<c10::IValue> stack{c10::IValue(input), packed_, c10::IValue(reduce_range)};
+  std::vector<c10::IValue> stack{c10::IValue(x2d), packed_, c10::IValue(reduce_range)};
   handle.callBoxed(&stack);
-  auto y = stack.at(0).toTensor();
-  if (vector_input) y = y.squeeze(0);
-  return y.to(x.scalar_type());
+  return stack.at(0).toTensor();
+}
+
+torch::Tensor DynamicInt8Linear::per_sequence_forward(const torch::Tensor& x2d) const {
+  const RowGroups* groups = current_row_groups();
+  if (groups == nullptr) return kernel_forward(x2d);  // one sequence per call
+  const auto rows = x2d.size(0);
+  if (groups->rows != rows)
+    throw std::logic_error("dynamic_int8: the forward pass describes " + std::to_string(groups->rows) +
+                           " rows, the layer received " + std::to_string(rows));
+  auto y = torch::empty({rows, out_features()}, torch::kFloat);
+  // One kernel call per sequence over its real rows: the range the sequence has when run alone.
+  auto run_rows = [&](const std::vector<RowSpan>& spans) {
+    std::vector<torch::Tensor> parts;
+    std::int64_t n = 0;
+    for (const auto& s : spans) {
+      if (s.end <= s.begin) continue;
+      parts.push_back(x2d.narrow(0, s.begin, s.end - s.begin));
+      n += s.end - s.begin;
+    }
+    if (n == 0) return;
+    const auto out = kernel_forward(parts.size() == 1 ? parts[0] : torch::cat(parts));
+    std::int64_t offset = 0;
+    for (const auto& s : spans) {
+      if (s.end <= s.begin) continue;
+      y.narrow(0, s.begin, s.end - s.begin).copy_(out.narrow(0, offset, s.end - s.begin));
+      offset += s.end - s.begin;
+    }
+  };
+  for (const auto& group : groups->groups) run_rows(group);
+  run_rows(groups->uncovered());  // padding: computed together, never read by real positions
+  return y;
+}
+
+torch::Tensor DynamicInt8Linear::per_token_forward(const torch::Tensor& x2d) const {
+  const bool reduce_range = options_.reduce_range && options_.engine != "qnnpack";
+  const double qmax = reduce_range ? 127 : 255;
+  auto [scales, zero_points] = per_row_activation_qparams(x2d, reduce_range);
+  // torch's quantize: zero_point + nearbyint(x * (1 / scale)), clamped; here minus the zero point.
+  auto inv = (1.0F / scales).unsqueeze(1);
+  auto zp = zero_points.to(torch::kFloat).unsqueeze(1);
+  auto centered = torch::clamp(torch::round(x2d * inv) + zp, 0.0, qmax) - zp;  // integers in [-255, 255]
+  // |centered| <= 255 and |w| <= 128: a chunk of 512 products sums to < 2^24, exact in float32 in
+  // any order; the chunk sums are added in float64 (exact too), so the integer result -- and thus
+  // every output row -- is independent of GEMM blocking, batch size and thread count.
+  // (in_features <= 512, e.g. most of a 70m model: one float32 GEMM is already exact.)
+  constexpr std::int64_t kChunk = 512;
+  const auto& w = float_weight();
+  torch::Tensor acc;
+  if (in_features() <= kChunk) {
+    acc = torch::matmul(centered, w.t());  // one chunk: already exact in float32
+  } else {
+    acc = torch::zeros({x2d.size(0), out_features()}, torch::kDouble);
+    for (std::int64_t k0 = 0; k0 < in_features(); k0 += kChunk) {
+      const auto k = std::min(kChunk, in_features() - k0);
+      acc += torch::matmul(centered.narrow(1, k0, k), w.narrow(1, k0, k).t()).to(torch::kDouble);
+    }
+  }
+  auto w_scale = options_.scheme == Int8WeightScheme::per_tensor ? scales_.expand({out_features()}) : scales_;
+  // Exact integers in, one rounding per element out: still independent of the batch.
+  auto out = acc.to(torch::kFloat) * (scales.unsqueeze(1) * w_scale.unsqueeze(0));
+  if (bias_) out += *bias_;
+  return out;
+}
+
+const torch::Tensor& DynamicInt8Linear::float_weight() const {
+  std::call_once(float_weight_once_, [this] { float_weight_ = int_weight_.to(torch::kFloat); });
+  return float_weight_;
 }
 
 std::int64_t DynamicInt8Linear::in_features() const { return int_weight_.size(1); }
@@ -239,6 +364,7 @@ void DynamicInt8Linear::serialize(std::map<std::string, torch::Tensor>& tensors,
   meta["scheme"] = to_string(options_.scheme);
   meta["engine"] = options_.engine;
   meta["reduce_range"] = options_.reduce_range;
+  meta["activation_range"] = to_string(options_.activation_range);
   meta["in_features"] = in_features();
   meta["out_features"] = out_features();
 }
@@ -269,6 +395,12 @@ std::shared_ptr<LinearKernel> DynamicInt8Linear::load(const std::map<std::string
     if (!meta["reduce_range"].is_boolean())
       throw std::runtime_error("dynamic_int8: metadata key 'reduce_range' must be a boolean");
     options.reduce_range = meta["reduce_range"].get<bool>();
+  }
+  options.activation_range = ActivationRange::per_batch;  // saved before the option existed
+  if (meta.contains("activation_range")) {
+    if (!meta["activation_range"].is_string())
+      throw std::runtime_error("dynamic_int8: metadata key 'activation_range' must be a string");
+    options.activation_range = activation_range_from_string(meta["activation_range"].get<std::string>());
   }
   std::optional<torch::Tensor> bias;
   if (auto it = tensors.find("bias"); it != tensors.end()) bias = it->second;
@@ -301,13 +433,16 @@ DynamicInt8Options DynamicInt8Options::from_json(const nlohmann::json& json) {
     } else if (key == "reduce_range") {
       if (!value.is_boolean()) throw std::invalid_argument("dynamic_int8: 'reduce_range' must be a boolean");
       options.reduce_range = value.get<bool>();
+    } else if (key == "activation_range") {
+      if (!value.is_string()) throw std::invalid_argument("dynamic_int8: 'activation_range' must be a string");
+      options.activation_range = activation_range_from_string(value.get<std::string>());
     } else if (key == "bits") {
       if (!value.is_number_integer() || value.get<std::int64_t>() != 8)
         throw std::invalid_argument("dynamic_int8: only 8-bit weights and activations are supported, got bits=" +
                                     value.dump() + " (use the weight_only format for 2/3/4-bit weights)");
     } else {
       throw std::invalid_argument("dynamic_int8: unknown option '" + key +
-                                  "' (known: scheme, engine, reduce_range, bits)");
+                                  "' (known: scheme, engine, reduce_range, activation_range, bits)");
     }
   }
   return options;
